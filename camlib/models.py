@@ -1,0 +1,248 @@
+"""The networks of the course: the GAP network, its GMP variant, the FC-head baseline, and ``gapify``.
+
+Every model exposes ``features(x) -> (B, K, h, w)`` and a ``classifier``. For the global-pooling networks the
+classifier is ONE ``nn.Linear`` after the pooling, which is what makes the class activation map exact
+(Zhou et al., CVPR 2016, Sec. 2):
+
+    S_c = sum_k w_k^c * mean_xy f_k(x, y) + b_c = mean_xy M_c(x, y) + b_c,   M_c = sum_k w_k^c f_k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+Pool = Literal["avg", "max"]
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of the convolutional trunk shared by :class:`GAPNet` and :class:`FCNet`.
+
+    Attributes:
+        widths: output channels of each conv block (conv 3x3 -> BatchNorm -> ReLU, ``convs_per_block`` times).
+        downsample: total stride of the last conv map, a power of two. The first ``log2(downsample)`` blocks
+            end with a 2x2 max-pool; a 64 px image with ``downsample=4`` gives a 16x16 last map. The paper
+            removed layers to get 14x14 maps from 224 px images: coarse maps give blurry CAMs.
+        in_channels: channels of the input images.
+        convs_per_block: conv-BN-ReLU layers per block.
+        dilation_after_downsample: dilation of the blocks after the last pooling stage; > 1 widens the
+            receptive field without coarsening the map.
+    """
+
+    widths: tuple[int, ...] = (32, 64, 128, 128)
+    downsample: int = 4
+    in_channels: int = 3
+    convs_per_block: int = 1
+    dilation_after_downsample: int = 1
+
+    def __post_init__(self) -> None:
+        stages = int(math.log2(self.downsample)) if self.downsample > 0 else -1
+        if self.downsample < 1 or 2**stages != self.downsample:
+            raise ValueError(f"downsample must be a power of two (1, 2, 4, ...), got {self.downsample}")
+        if stages > len(self.widths):
+            raise ValueError(
+                f"downsample={self.downsample} needs {stages} pooling stages but there are only "
+                f"{len(self.widths)} blocks: add widths or lower downsample"
+            )
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise ValueError(f"widths must be positive channel counts, got {self.widths}")
+
+
+def conv_trunk(config: NetConfig) -> nn.Sequential:
+    """Conv blocks of ``config``: (B, in_channels, H, W) -> (B, widths[-1], H/downsample, W/downsample)."""
+    stages = int(math.log2(config.downsample))
+    layers: list[nn.Module] = []
+    c_in = config.in_channels
+    for i, c_out in enumerate(config.widths):
+        dil = config.dilation_after_downsample if i >= stages else 1
+        for _ in range(config.convs_per_block):
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, padding=dil, dilation=dil, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        if i < stages:
+            layers.append(nn.MaxPool2d(2))  # (B, c, H, W) -> (B, c, H/2, W/2)
+    return nn.Sequential(*layers)
+
+
+class GlobalPoolNet(nn.Module):
+    """features -> global average (or max) pooling -> one ``nn.Linear``: the CAM architecture.
+
+    Args:
+        features: module mapping (B, C_in, H, W) -> (B, channels, h, w).
+        channels: K, the channels of the last conv map.
+        num_classes: C, the number of classes.
+        pool: ``"avg"`` (GAP, the paper's choice) or ``"max"`` (GMP, its foil).
+    """
+
+    def __init__(self, features: nn.Module, channels: int, num_classes: int, pool: Pool = "avg") -> None:
+        super().__init__()
+        if pool not in ("avg", "max"):
+            raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        self.pool_kind: Pool = pool
+        self.features = features
+        self.pool = nn.AdaptiveAvgPool2d(1) if pool == "avg" else nn.AdaptiveMaxPool2d(1)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.features(x)  # (B, K, h, w)
+        return self.classifier(torch.flatten(self.pool(f), 1))  # (B, K, 1, 1) -> (B, K) -> (B, C)
+
+
+class GAPNet(GlobalPoolNet):
+    """The course's GAP network: :func:`conv_trunk` -> global pooling -> linear.
+
+    >>> net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2))
+    >>> net(torch.zeros(2, 3, 32, 32)).shape, net.features(torch.zeros(2, 3, 32, 32)).shape
+    (torch.Size([2, 6]), torch.Size([2, 16, 16, 16]))
+    """
+
+    def __init__(self, num_classes: int, config: NetConfig | None = None, pool: Pool = "avg") -> None:
+        config = config or NetConfig()
+        super().__init__(conv_trunk(config), config.widths[-1], num_classes, pool)
+        self.config = config
+
+
+class FCNet(nn.Module):
+    """The FC-head baseline (AlexNet/VGG style): conv trunk -> pool to a fixed grid -> flatten -> MLP.
+
+    Flattening ties every weight of the first FC layer to one position: the head can learn *what* but the
+    class score no longer decomposes into a map of *where*.
+
+    Args:
+        num_classes: C.
+        config: the conv trunk (the same :class:`NetConfig` as :class:`GAPNet`).
+        hidden: widths of the hidden FC layers (VGG: 4096, 4096).
+        grid: the trunk's map is average-pooled to ``grid x grid`` before flattening (VGG: 7).
+        dropout: dropout before each hidden FC layer.
+
+    >>> FCNet(6, NetConfig(widths=(8, 16), downsample=2), hidden=(32,), grid=2)(torch.zeros(1, 3, 32, 32)).shape
+    torch.Size([1, 6])
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        config: NetConfig | None = None,
+        hidden: tuple[int, ...] = (256, 256),
+        grid: int = 4,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.config = config or NetConfig()
+        self.hidden, self.grid, self.dropout = tuple(hidden), grid, dropout
+        self.features = conv_trunk(self.config)
+        self.avgpool = nn.AdaptiveAvgPool2d(grid)
+        layers: list[nn.Module] = []
+        width = self.config.widths[-1] * grid * grid
+        for h in hidden:
+            layers += [nn.Dropout(dropout), nn.Linear(width, h), nn.ReLU(inplace=True)]
+            width = h
+        layers.append(nn.Linear(width, num_classes))
+        self.classifier = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.avgpool(self.features(x))  # (B, K, h, w) -> (B, K, grid, grid)
+        return self.classifier(torch.flatten(f, 1))  # (B, K * grid * grid) -> (B, C)
+
+
+def gapify(model: nn.Module, num_classes: int, width: int = 1024, pool: Pool = "avg") -> nn.Module:
+    """The paper's conversion of a torchvision classifier into a CAM network.
+
+    VGG / AlexNet style (``model.features`` is a ``Sequential``): keep ``features`` up to the last conv
+    stage's ReLU (the trailing max-pool and all FC layers go), add a 3x3 conv with ``width`` units + ReLU,
+    global pooling and one linear layer (Zhou et al., Sec. 3.1: 1024 units, 14x14 maps for VGG at 224 px).
+    ResNets already end in GAP + one linear layer: only ``fc`` is replaced to output ``num_classes``.
+
+    Args:
+        model: a torchvision VGG, AlexNet or ResNet (pretrained or not).
+        num_classes: classes of the new linear layer.
+        width: channels of the added conv layer.
+        pool: ``"avg"`` or ``"max"``.
+
+    Returns:
+        A :class:`GlobalPoolNet` (VGG/AlexNet) or the ResNet with a new ``fc``.
+
+    Raises:
+        TypeError: when the model is neither style, naming what is supported.
+    """
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, nn.Linear) and isinstance(getattr(model, "avgpool", None), nn.AdaptiveAvgPool2d):
+        model.fc = nn.Linear(fc.in_features, num_classes)
+        return model
+    features = getattr(model, "features", None)
+    if not isinstance(features, nn.Sequential):
+        raise TypeError(
+            f"gapify supports torchvision VGG/AlexNet (a `features` Sequential) and ResNets (`avgpool` + `fc`); "
+            f"got {type(model).__name__}. Build a GlobalPoolNet(features, channels, num_classes) yourself."
+        )
+    layers = list(features.children())
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise TypeError(f"{type(model).__name__}.features has no Conv2d layer to keep")
+    last = convs[-1]
+    keep = last + 1
+    while keep < len(layers) and not isinstance(layers[keep], (nn.MaxPool2d, nn.Conv2d)):
+        keep += 1  # keep the BatchNorm / ReLU that follow the last conv, drop the max-pool after it
+    conv = layers[last]
+    assert isinstance(conv, nn.Conv2d)
+    channels = conv.out_channels
+    trunk = nn.Sequential(*layers[:keep], nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True))
+    return GlobalPoolNet(trunk, width, num_classes, pool)
+
+
+# --- specs, so a checkpoint can rebuild its model -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a course model: ``arch`` in {"gap", "gmp", "fc"}."""
+
+    arch: str
+    num_classes: int
+    config: NetConfig = field(default_factory=NetConfig)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (safe for ``torch.load(weights_only=True)``)."""
+        d = asdict(self)
+        d["config"]["widths"] = list(self.config.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        cfg = dict(d["config"])
+        cfg["widths"] = tuple(cfg["widths"])
+        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in d.get("options", {}).items()}
+        return cls(d["arch"], int(d["num_classes"]), NetConfig(**cfg), opts)
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    """Instantiate the model a :class:`ModelSpec` describes (weights freshly initialised).
+
+    >>> type(build_model(ModelSpec("gmp", 6))).__name__, build_model(ModelSpec("gmp", 6)).pool_kind
+    ('GAPNet', 'max')
+    """
+    if spec.arch in ("gap", "gmp"):
+        return GAPNet(spec.num_classes, spec.config, pool="avg" if spec.arch == "gap" else "max")
+    if spec.arch == "fc":
+        return FCNet(spec.num_classes, spec.config, **spec.options)
+    raise ValueError(f"unknown arch {spec.arch!r}: use 'gap', 'gmp' or 'fc'")
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters.
+
+    >>> count_parameters(nn.Linear(128, 6))
+    774
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
