@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install camlib with its dev tools
 
 lab: $(STAMP) ## open JupyterLab on notebooks/ (127.0.0.1 only; the URL with its token is printed)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
 	$(BIN)/ruff check camlib tests benchmarks notebooks

@@ -1,0 +1,417 @@
+"""Training and evaluation: device choice, seeding, the training loop, accuracy on a split.
+
+One loop for every setting of the course: a laptop CPU (channels_last, float32), a GPU (channels_last, bf16
+autocast, or fp16 with a gradient scaler where bf16 is missing), and ``torchrun`` with DistributedDataParallel
+(``gloo`` on CPU, ``nccl`` on GPU), without code changes. A dataset with a ``batch(indices, device)`` method (the
+embedded :class:`~camlib.data.shapes.Shapes`) is generated directly on the device, so a GPU never waits for a
+DataLoader; any other map-style dataset of :class:`~camlib.data.Sample` goes through a ``DataLoader`` with
+:func:`~camlib.data.collate`.
+
+>>> select_device("cpu")
+device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from camlib import distributed as D
+from camlib.data.sample import Batch, collate
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one epoch of :func:`fit` measured.
+
+    Attributes:
+        epoch: 1-based epoch number.
+        train_loss: mean cross-entropy over the epoch's training images (while the weights moved).
+        train_acc: training accuracy over the epoch, in percent.
+        val_acc: accuracy on the validation split after the epoch, in percent (NaN without a validation split).
+        images_per_s: training images per second over all ranks (validation excluded).
+        seconds: wall seconds of the epoch's training phase (validation excluded).
+        val_loss: mean cross-entropy on the validation split (NaN without one).
+    """
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_acc: float
+    images_per_s: float
+    seconds: float
+    val_loss: float = float("nan")
+
+
+class History(list[EpochStats]):
+    """The per-epoch :class:`EpochStats` of a :func:`fit` call, oldest first (a plain ``list``)."""
+
+    def to_dicts(self) -> list[dict[str, float]]:
+        """Plain dicts, e.g. for JSON or a checkpoint."""
+        return [asdict(s) for s in self]
+
+    @property
+    def train_seconds(self) -> float:
+        """Total seconds spent in training phases."""
+        return sum(s.seconds for s in self)
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``device`` if given, else CUDA, then Apple MPS, then the CPU.
+
+    Under ``torchrun`` on CUDA each process takes ``cuda:<LOCAL_RANK>``.
+
+    Raises:
+        ValueError: when the requested device is not available here, naming one that is.
+    """
+    if device is None:
+        mps = getattr(torch.backends, "mps", None)
+        if torch.cuda.is_available():
+            dev = torch.device("cuda")
+        elif mps is not None and mps.is_available():
+            dev = torch.device("mps")
+        else:
+            dev = torch.device("cpu")
+    else:
+        dev = torch.device(device)
+        mps = getattr(torch.backends, "mps", None)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(dev)!r} requested but CUDA is not available here: use device='cpu'")
+        if dev.type == "mps" and not (mps is not None and mps.is_available()):
+            raise ValueError(f"device {str(dev)!r} requested but MPS is not available here: use device='cpu'")
+    return D.device_for_rank(dev)
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python's ``random``, NumPy and torch (all devices).
+
+    Args:
+        seed: the seed.
+        deterministic: also ask cuDNN/torch for deterministic kernels (slower on GPU). CPU training with
+            the course's models is reproducible without it.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if torch.cuda.is_available():
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = not deterministic
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the device supports it (recent GPUs, CPU), else fp16."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
+def _autocast(device: torch.device, enabled: bool) -> AbstractContextManager[Any]:
+    if not enabled:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=autocast_dtype(device))
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    w = next((p for p in model.parameters() if p.dim() == 4), None)
+    return w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+
+
+def iter_batches(
+    ds: Any, indices: Tensor, batch_size: int, device: torch.device, num_workers: int = 0
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield ``(images (B, 3, H, W) float32, labels (B,) int64)`` on ``device`` for ``indices``, in order.
+
+    Datasets with a ``batch(indices, device)`` method generate each batch on the device; others are read by
+    a ``DataLoader`` over a :class:`~torch.utils.data.Subset` with :func:`~camlib.data.collate`.
+    """
+    if hasattr(ds, "batch"):
+        for chunk in indices.split(batch_size):
+            b = ds.batch(chunk, device=device)
+            yield b.images.to(device, non_blocking=True), b.labels.to(device, non_blocking=True)
+        return
+    loader = DataLoader(
+        Subset(ds, indices.tolist()),
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    for b in loader:
+        yield b.images.to(device, non_blocking=True), b.labels.to(device, non_blocking=True)
+
+
+class Pregenerated:
+    """A dataset's images and labels generated once and kept (on the device), indexed like the dataset.
+
+    Re-generating the embedded dataset every epoch costs ~1 s per 6,000 images at 64 px; keeping the split
+    costs ``N * 3 * H * W * 4`` bytes. :func:`fit` uses it when a split fits in ``pregenerate_limit`` bytes.
+    """
+
+    def __init__(self, ds: Any, device: torch.device, batch_size: int = 1000) -> None:
+        idx = torch.arange(len(ds))
+        parts = list(iter_batches(ds, idx, batch_size, device))
+        self.images = torch.cat([p[0] for p in parts])  # (N, 3, H, W)
+        self.labels = torch.cat([p[1] for p in parts])  # (N,)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def batch(self, indices: Tensor, device: torch.device | None = None) -> Batch:
+        """Images and labels of ``indices`` (on the device they were generated on)."""
+        idx = indices.to(self.images.device)
+        return Batch(self.images[idx], self.labels[idx])
+
+
+def _maybe_pregenerate(ds: Any, device: torch.device, limit: int | None) -> Any:
+    if limit is None or not hasattr(ds, "batch") or len(ds) == 0:
+        return ds
+    image = ds[0].image
+    if len(ds) * image.numel() * 4 > limit:
+        return ds
+    return Pregenerated(ds, device)
+
+
+def _steps_per_epoch(n: int, world: int, batch_size: int) -> int:
+    per_rank = n - n % world if world > 1 else n
+    return max(1, -(-(per_rank // world) // batch_size))
+
+
+def make_scheduler(
+    opt: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int, warmup_frac: float
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """``"onecycle"`` (torch's OneCycleLR), ``"cosine"`` (linear warm-up then cosine to 0) or ``"constant"``."""
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, total_steps=total_steps, pct_start=warmup_frac, div_factor=10, final_div_factor=100
+        )
+    warm = max(1, round(warmup_frac * total_steps))
+
+    def factor(step: int) -> float:
+        if schedule == "constant":
+            return 1.0
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + float(np.cos(np.pi * min(1.0, (step - warm) / max(1, total_steps - warm)))))
+
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"unknown schedule {schedule!r}: use 'onecycle', 'cosine' or 'constant'")
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def fit(
+    model: nn.Module,
+    train_ds: Any,
+    val_ds: Any = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float = 3e-3,
+    weight_decay: float = 5e-4,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    progress: bool = True,
+    schedule: str = "onecycle",
+    warmup_frac: float = 0.25,
+    label_smoothing: float = 0.0,
+    pregenerate_limit: int | None = 2 * 1024**3,
+    num_workers: int = 0,
+    on_epoch: Callable[[EpochStats, nn.Module], None] | None = None,
+) -> History:
+    """Train ``model`` in place with AdamW and a one-cycle (or cosine) schedule; return the per-epoch history.
+
+    Under ``torchrun`` the model is wrapped in DistributedDataParallel and each rank trains on a disjoint slice
+    of the same seeded permutation; the counters are summed over the ranks and the ranks end bit-identical.
+
+    Args:
+        model: maps (B, 3, H, W) float32 images to (B, C) logits. Moved to ``device``; left in eval mode.
+        train_ds: a dataset of :class:`~camlib.data.Sample` (with ``batch(indices, device)`` for the fast path).
+        val_ds: evaluated after every epoch when given.
+        epochs: passes over ``train_ds``.
+        batch_size: images per step and per rank.
+        lr: peak learning rate.
+        weight_decay: AdamW decoupled weight decay (not applied to biases and BatchNorm weights).
+        device: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``None`` for :func:`select_device`.
+        seed: seeds the shuffling, dropout and everything :func:`seed_everything` seeds.
+        amp: autocast (bf16, else fp16 with a gradient scaler); ``None`` = on for CUDA only.
+        channels_last: NHWC memory format; ``None`` = on for CUDA and CPU (~10% faster on a 2-core CPU).
+        progress: show ``tqdm.auto`` progress bars (rank 0 only).
+        schedule: ``"onecycle"``, ``"cosine"`` or ``"constant"``.
+        warmup_frac: fraction of the steps spent warming up.
+        label_smoothing: passed to the cross-entropy.
+        pregenerate_limit: generate a ``batch``-capable split once and keep it when it needs at most this many
+            bytes (``None``: generate every batch afresh).
+        num_workers: DataLoader workers for datasets without ``batch``.
+        on_epoch: called as ``on_epoch(stats, model)`` after each epoch, outside the timed phase.
+
+    Returns:
+        A :class:`History` of :class:`EpochStats`.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
+    dev = select_device(device)
+    dinfo = D.init_distributed(dev)
+    seed_everything(seed)
+    use_amp = dev.type == "cuda" if amp is None else amp
+    use_cl = dev.type in ("cuda", "cpu") if channels_last is None else channels_last
+    model.to(dev)
+    if use_cl:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    net: nn.Module = model
+    if dinfo.world_size > 1:
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
+    steps = _steps_per_epoch(len(train_ds), dinfo.world_size, batch_size)
+    sched = make_scheduler(opt, schedule, lr, epochs * steps, warmup_frac)
+    scaler = torch.amp.GradScaler(dev.type, enabled=use_amp and autocast_dtype(dev) == torch.float16)
+    gen = torch.Generator().manual_seed(seed)
+    train_src = _maybe_pregenerate(train_ds, dev, pregenerate_limit)
+    val_src = None if val_ds is None else _maybe_pregenerate(val_ds, dev, pregenerate_limit)
+    show = progress and dinfo.is_main
+    history = History()
+    for epoch in range(1, epochs + 1):
+        perm = D.shard(torch.randperm(len(train_ds), generator=gen), dinfo.rank, dinfo.world_size)
+        model.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=dev)  # loss * n, correct, n
+        _sync(dev)
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(perm), desc=f"epoch {epoch}/{epochs}", unit="img", disable=not show, leave=True)
+        for step, (images, labels) in enumerate(iter_batches(train_src, perm, batch_size, dev, num_workers)):
+            if use_cl:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with _autocast(dev, use_amp):
+                logits = net(images)  # (B, C)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            n = labels.shape[0]
+            correct = (logits.argmax(1) == labels).sum()
+            sums += torch.stack([loss.detach().double() * n, correct.double(), sums.new_tensor(n)])
+            bar.update(n)
+            if show and step % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+        _sync(dev)
+        seconds = time.perf_counter() - t0
+        total_loss, total_correct, total_n = D.all_reduce_sum(sums.tolist(), dev)
+        val = {"accuracy": float("nan"), "loss": float("nan")}
+        if val_src is not None:
+            val = evaluate(model, val_src, batch_size=max(256, batch_size), device=dev, amp=use_amp)
+        stats = EpochStats(
+            epoch=epoch,
+            train_loss=total_loss / max(total_n, 1),
+            train_acc=100.0 * total_correct / max(total_n, 1),
+            val_acc=float(val["accuracy"]),
+            images_per_s=total_n / seconds if seconds > 0 else float("nan"),
+            seconds=seconds,
+            val_loss=float(val["loss"]),
+        )
+        bar.set_postfix(loss=f"{stats.train_loss:.3f}", acc=f"{stats.train_acc:.1f}", val=f"{stats.val_acc:.1f}")
+        bar.close()
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats, model)
+    D.broadcast_state(model)  # BatchNorm statistics drift per rank; make the ranks identical
+    if use_cl:
+        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    model.eval()
+    return history
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    ds: Any,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    *,
+    amp: bool | None = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Classification metrics of ``model`` on every item of ``ds``.
+
+    Under an initialised process group each rank evaluates a disjoint slice and the sums are all-reduced, so
+    every rank must call it. The model's train/eval mode is restored afterwards.
+
+    Args:
+        model: maps (B, 3, H, W) images to (B, C) logits.
+        ds: a dataset of :class:`~camlib.data.Sample` (or with ``batch(indices, device)``).
+        batch_size: images per forward pass.
+        device: where to run (``None``: the device of the model's parameters).
+        amp: autocast; ``None`` = on for CUDA only.
+        progress: show a progress bar.
+
+    Returns:
+        ``{"accuracy": top-1 %, "top5_accuracy": top-k % with k = min(5, C), "loss": mean cross-entropy,
+        "n": images}``.
+    """
+    model = D.unwrap(model)
+    first = next(model.parameters(), None)
+    dev = torch.device(device) if device is not None else (first.device if first is not None else torch.device("cpu"))
+    use_amp = dev.type == "cuda" if amp is None else amp
+    use_cl = _is_channels_last(model)
+    dinfo = D.info()
+    idx = torch.arange(dinfo.rank, len(ds), dinfo.world_size)  # this rank's images; all of them for one process
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1 correct, top-k correct, n
+    bar = tqdm(total=len(idx), desc="evaluate", unit="img", disable=not (progress and dinfo.is_main))
+    try:
+        for images, labels in iter_batches(ds, idx, batch_size, dev):
+            if use_cl:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with _autocast(dev, use_amp):
+                logits = model(images).float()  # (B, C)
+            k = min(5, logits.shape[1])
+            topk = logits.topk(k, dim=1).indices  # (B, k)
+            sums += torch.stack(
+                [
+                    F.cross_entropy(logits, labels, reduction="sum").double(),
+                    (topk[:, 0] == labels).sum().double(),
+                    (topk == labels[:, None]).any(1).sum().double(),
+                    sums.new_tensor(labels.shape[0]),
+                ]
+            )
+            bar.update(labels.shape[0])
+    finally:
+        bar.close()
+        model.train(was_training)
+    loss, top1, topk_correct, n = D.all_reduce_sum(sums.tolist(), dev)
+    n_safe = max(n, 1.0)
+    return {"accuracy": 100.0 * top1 / n_safe, "top5_accuracy": 100.0 * topk_correct / n_safe, "loss": loss / n_safe, "n": n}
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register the ``train`` and ``evaluate`` commands (see :mod:`camlib.train_cli`)."""
+    from camlib.train_cli import add_cli as _add_cli
+
+    _add_cli(subparsers)

@@ -1,0 +1,61 @@
+"""One dependency list: pyproject.toml. environment.yml must install the same thing."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import camlib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _environment() -> tuple[list[str], list[str]]:
+    """(conda dependencies, pip dependencies) of environment.yml, parsed without a YAML library."""
+    conda: list[str] = []
+    pip: list[str] = []
+    section = None
+    for raw in (ROOT / "environment.yml").read_text().splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            section = line.rstrip(":").strip()
+            continue
+        item = line.strip()
+        if section == "dependencies" and item.startswith("- pip:"):
+            section = "pip"
+        elif section == "dependencies" and item.startswith("- "):
+            conda.append(item[2:].strip())
+        elif section == "pip" and item.startswith("- "):
+            pip.append(item[2:].strip().strip("'\""))
+    return conda, pip
+
+
+def test_pyproject_declares_the_course_dependencies() -> None:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = {_name(d): d for d in meta["dependencies"]}
+    for needed in ("torch", "torchvision", "jupyterlab", "ipywidgets", "matplotlib", "tqdm"):
+        assert needed in deps, f"{needed} missing from [project.dependencies]"
+    dev = {_name(d) for d in meta["optional-dependencies"]["dev"]}
+    assert {"pytest", "nbval", "hypothesis", "ruff", "mypy"} <= dev
+    # the ranges admit the versions installed here (torch 2.14.1 / torchvision 0.29.1 on the course machines)
+    assert re.fullmatch(r"torch>=2\.\d+", deps["torch"]) and re.fullmatch(r"torchvision>=0\.\d+", deps["torchvision"])
+    assert meta["version"] == camlib.__version__
+
+
+def test_environment_yml_installs_the_same_thing_as_pyproject() -> None:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda, pip = _environment()
+    # conda provides only the interpreter and pip; every library comes from pyproject via `-e .`
+    assert sorted(_name(c) for c in conda) == ["pip", "python"], conda
+    python = next(c for c in conda if _name(c) == "python")
+    minor = int(python.split("=")[1].split(".")[1])
+    required = int(re.search(r">=3\.(\d+)", meta["requires-python"]).group(1))  # type: ignore[union-attr]
+    assert minor >= required, f"environment.yml pins {python}, pyproject requires {meta['requires-python']}"
+    assert pip == ["-e ."], f"environment.yml must install the project itself (pip: - -e .), got {pip}"
