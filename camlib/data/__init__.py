@@ -1,5 +1,8 @@
 """Datasets of the course: the embedded synthetic shapes and real-dataset loaders, one sample type for all."""
 
+from camlib.data.cub import CUB
+from camlib.data.folder import DatasetNotFoundError, ImageFolder, data_dir
+from camlib.data.pets import OxfordPets
 from camlib.data.sample import Batch, Sample, collate
 
-__all__ = ["Batch", "Sample", "collate"]
+__all__ = ["CUB", "Batch", "DatasetNotFoundError", "ImageFolder", "OxfordPets", "Sample", "collate", "data_dir"]

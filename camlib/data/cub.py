@@ -21,7 +21,14 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, data_dir, load_mask, load_rgb, scale_box
+from camlib.data.folder import (
+    DEFAULT_IMAGE_SIZE,
+    DatasetNotFoundError,
+    data_dir,
+    load_mask,
+    load_rgb,
+    scale_box,
+)
 from camlib.data.sample import Sample
 
 CUB_URL = "https://data.caltech.edu/records/65de6-vp158"
@@ -123,7 +130,9 @@ class CUB(Dataset[Sample]):
         self.items: list[tuple[str, int, tuple[float, float, float, float]]] = []
         for i in sorted(paths):
             if i not in labels or i not in is_train or i not in boxes:
-                raise ValueError(f"CUB image id {i} ({paths[i][0]}) lacks a label, split or box line in {base}")
+                raise ValueError(
+                    f"CUB image id {i} ({paths[i][0]}) lacks a label, split or box line in {base}"
+                )
             if is_train[i][0] in keep:
                 x, y, w, h = (float(v) for v in boxes[i][:4])
                 self.items.append((paths[i][0], int(labels[i][0]) - 1, (x, y, x + w, y + h)))
@@ -139,7 +148,9 @@ class CUB(Dataset[Sample]):
             seg = (self.seg_dir / relative).with_suffix(".png")
             if not seg.is_file():
                 raise DatasetNotFoundError(
-                    "CUB-200-2011 segmentations", [seg], "extract segmentations.tgz again, or pass masks=False"
+                    "CUB-200-2011 segmentations",
+                    [seg],
+                    "extract segmentations.tgz again, or pass masks=False",
                 )
             mask = load_mask(seg, self.image_size, self.threshold)  # (S, S)
         return Sample(image, label, scale_box(box, size, self.image_size), mask, None)

@@ -21,7 +21,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.datasets import OxfordIIITPet
 from torchvision.ops import masks_to_boxes
 
 from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, data_dir, square_tensor
@@ -94,6 +93,8 @@ class OxfordPets(Dataset[Sample]):
                 "run `python -m camlib prefetch pets` (or pass download=True), or download images.tar.gz and "
                 f"annotations.tar.gz from {PETS_URL} and extract both into {base}",
             )
+        from torchvision.datasets import OxfordIIITPet  # imported here: torchvision.datasets takes seconds
+
         self._tv = OxfordIIITPet(self.root, split=split, target_types=("category", "segmentation"))
         self.class_names: tuple[str, ...] = tuple(self._tv.classes)
 
