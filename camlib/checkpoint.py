@@ -144,7 +144,9 @@ def _fix(command: str | None) -> str:
 
 
 def read_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu", sha256: str | None = None,
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    sha256: str | None = None,
     command: str | None = None,
 ) -> dict[str, Any]:
     """The checkpoint's payload dict (tensors and plain types), verified.
@@ -189,7 +191,9 @@ def read_checkpoint(
             f"Only load files you trust; {fix}. ({str(exc).splitlines()[0]})"
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is damaged and cannot be read ({str(exc).splitlines()[0]}): {fix}") from exc
+        raise CheckpointError(
+            f"{path} is damaged and cannot be read ({str(exc).splitlines()[0]}): {fix}"
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a torch file but not a camlib checkpoint (no format={FORMAT!r} entry): save it with "
@@ -197,7 +201,9 @@ def read_checkpoint(
         )
     missing = [k for k in REQUIRED_KEYS if k not in payload]
     if missing:
-        raise CheckpointError(f"{path} lacks the keys {missing}: it is incomplete or from another tool; {fix}")
+        raise CheckpointError(
+            f"{path} lacks the keys {missing}: it is incomplete or from another tool; {fix}"
+        )
     if payload["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {payload['format_version']}, newer than this camlib "

@@ -2,10 +2,10 @@
 
 One loop for every setting of the course: a laptop CPU (channels_last, float32), a GPU (channels_last, bf16
 autocast, or fp16 with a gradient scaler where bf16 is missing), and ``torchrun`` with DistributedDataParallel
-(``gloo`` on CPU, ``nccl`` on GPU), without code changes. A dataset with a ``batch(indices, device)`` method (the
-embedded :class:`~camlib.data.shapes.Shapes`) is generated directly on the device, so a GPU never waits for a
-DataLoader; any other map-style dataset of :class:`~camlib.data.Sample` goes through a ``DataLoader`` with
-:func:`~camlib.data.collate`.
+(``gloo`` on CPU, ``nccl`` on GPU), without code changes. Batches come from :mod:`camlib.batches` (drawn on
+the device for the embedded dataset, a DataLoader otherwise), devices and seeds from :mod:`camlib.device`, the
+``torchrun`` collectives from :mod:`camlib.distributed`; the ``train`` / ``evaluate`` commands are in
+:mod:`camlib.train_cli`.
 
 >>> select_device("cpu")
 device(type='cpu')
@@ -13,23 +13,28 @@ device(type='cpu')
 
 from __future__ import annotations
 
-import random
+import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from camlib import distributed as D
-from camlib.data.sample import Batch, collate
+from camlib.batches import Pregenerated, iter_batches, should_pregenerate
+from camlib.device import (
+    autocast,
+    autocast_dtype,
+    is_channels_last,
+    seed_everything,
+    select_device,
+    synchronize,
+)
 
 
 @dataclass(frozen=True)
@@ -68,150 +73,29 @@ class History(list[EpochStats]):
         return sum(s.seconds for s in self)
 
 
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to train on: ``device`` if given, else CUDA, then Apple MPS, then the CPU.
-
-    Under ``torchrun`` on CUDA each process takes ``cuda:<LOCAL_RANK>``.
-
-    Raises:
-        ValueError: when the requested device is not available here, naming one that is.
-    """
-    if device is None:
-        mps = getattr(torch.backends, "mps", None)
-        if torch.cuda.is_available():
-            dev = torch.device("cuda")
-        elif mps is not None and mps.is_available():
-            dev = torch.device("mps")
-        else:
-            dev = torch.device("cpu")
-    else:
-        dev = torch.device(device)
-        mps = getattr(torch.backends, "mps", None)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(dev)!r} requested but CUDA is not available here: use device='cpu'")
-        if dev.type == "mps" and not (mps is not None and mps.is_available()):
-            raise ValueError(f"device {str(dev)!r} requested but MPS is not available here: use device='cpu'")
-    return D.device_for_rank(dev)
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Seed Python's ``random``, NumPy and torch (all devices).
-
-    Args:
-        seed: the seed.
-        deterministic: also ask cuDNN/torch for deterministic kernels (slower on GPU). CPU training with
-            the course's models is reproducible without it.
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-    if torch.cuda.is_available():
-        torch.backends.cudnn.deterministic = deterministic
-        torch.backends.cudnn.benchmark = not deterministic
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype:
-    """bf16 where the device supports it (recent GPUs, CPU), else fp16."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if device.type == "cpu" else torch.float16
-
-
-def _autocast(device: torch.device, enabled: bool) -> AbstractContextManager[Any]:
-    if not enabled:
-        return nullcontext()
-    return torch.autocast(device.type, dtype=autocast_dtype(device))
-
-
-def _is_channels_last(model: nn.Module) -> bool:
-    w = next((p for p in model.parameters() if p.dim() == 4), None)
-    return w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
-
-
-def iter_batches(
-    ds: Any, indices: Tensor, batch_size: int, device: torch.device, num_workers: int = 0
-) -> Iterator[tuple[Tensor, Tensor]]:
-    """Yield ``(images (B, 3, H, W) float32, labels (B,) int64)`` on ``device`` for ``indices``, in order.
-
-    Datasets with a ``batch(indices, device)`` method generate each batch on the device; others are read by
-    a ``DataLoader`` over a :class:`~torch.utils.data.Subset` with :func:`~camlib.data.collate`.
-    """
-    if hasattr(ds, "batch"):
-        for chunk in indices.split(batch_size):
-            b = ds.batch(chunk, device=device)
-            yield b.images.to(device, non_blocking=True), b.labels.to(device, non_blocking=True)
-        return
-    loader = DataLoader(
-        Subset(ds, indices.tolist()),
-        batch_size=batch_size,
-        shuffle=False,
-        collate_fn=collate,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-    )
-    for b in loader:
-        yield b.images.to(device, non_blocking=True), b.labels.to(device, non_blocking=True)
-
-
-class Pregenerated:
-    """A dataset's images and labels generated once and kept (on the device), indexed like the dataset.
-
-    Re-generating the embedded dataset every epoch costs ~1 s per 6,000 images at 64 px; keeping the split
-    costs ``N * 3 * H * W * 4`` bytes. :func:`fit` uses it when a split fits in ``pregenerate_limit`` bytes.
-    """
-
-    def __init__(self, ds: Any, device: torch.device, batch_size: int = 1000) -> None:
-        idx = torch.arange(len(ds))
-        parts = list(iter_batches(ds, idx, batch_size, device))
-        self.images = torch.cat([p[0] for p in parts])  # (N, 3, H, W)
-        self.labels = torch.cat([p[1] for p in parts])  # (N,)
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def batch(self, indices: Tensor, device: torch.device | None = None) -> Batch:
-        """Images and labels of ``indices`` (on the device they were generated on)."""
-        idx = indices.to(self.images.device)
-        return Batch(self.images[idx], self.labels[idx])
-
-
-def _maybe_pregenerate(ds: Any, device: torch.device, limit: int | None) -> Any:
-    if limit is None or not hasattr(ds, "batch") or len(ds) == 0:
-        return ds
-    image = ds[0].image
-    if len(ds) * image.numel() * 4 > limit:
-        return ds
-    return Pregenerated(ds, device)
-
-
 def _steps_per_epoch(n: int, world: int, batch_size: int) -> int:
     per_rank = n - n % world if world > 1 else n
     return max(1, -(-(per_rank // world) // batch_size))
 
 
-def make_scheduler(
-    opt: torch.optim.Optimizer, schedule: str, lr: float, total_steps: int, warmup_frac: float
-) -> torch.optim.lr_scheduler.LRScheduler:
-    """``"onecycle"`` (torch's OneCycleLR), ``"cosine"`` (linear warm-up then cosine to 0) or ``"constant"``."""
-    if schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lr, total_steps=total_steps, pct_start=warmup_frac, div_factor=10, final_div_factor=100
-        )
+def lr_factor(step: int, total_steps: int, warmup_frac: float = 0.25, schedule: str = "cosine") -> float:
+    """Multiplier of the peak learning rate at ``step`` (0-based) of ``total_steps``.
+
+    ``"cosine"``: a linear warm-up over the first ``warmup_frac`` of the steps, then a cosine decay to 0 (the
+    shape of a one-cycle schedule, without its division by zero on very short runs). ``"constant"``: 1.
+
+    >>> [round(lr_factor(s, 8, 0.25), 3) for s in range(8)]
+    [0.5, 1.0, 0.933, 0.75, 0.5, 0.25, 0.067, 0.0]
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}: use 'cosine' or 'constant'")
     warm = max(1, round(warmup_frac * total_steps))
-
-    def factor(step: int) -> float:
-        if schedule == "constant":
-            return 1.0
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + float(np.cos(np.pi * min(1.0, (step - warm) / max(1, total_steps - warm)))))
-
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"unknown schedule {schedule!r}: use 'onecycle', 'cosine' or 'constant'")
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    if step < warm:
+        return (step + 1) / warm
+    progress = min(1.0, (step - warm + 1) / max(1, total_steps - warm))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def fit(
@@ -228,14 +112,14 @@ def fit(
     amp: bool | None = None,
     channels_last: bool | None = None,
     progress: bool = True,
-    schedule: str = "onecycle",
+    schedule: str = "cosine",
     warmup_frac: float = 0.25,
     label_smoothing: float = 0.0,
-    pregenerate_limit: int | None = 2 * 1024**3,
+    pregenerate: bool | None = None,
     num_workers: int = 0,
     on_epoch: Callable[[EpochStats, nn.Module], None] | None = None,
 ) -> History:
-    """Train ``model`` in place with AdamW and a one-cycle (or cosine) schedule; return the per-epoch history.
+    """Train ``model`` in place with AdamW and a warm-up + cosine schedule; return the per-epoch history.
 
     Under ``torchrun`` the model is wrapped in DistributedDataParallel and each rank trains on a disjoint slice
     of the same seeded permutation; the counters are summed over the ranks and the ranks end bit-identical.
@@ -253,11 +137,11 @@ def fit(
         amp: autocast (bf16, else fp16 with a gradient scaler); ``None`` = on for CUDA only.
         channels_last: NHWC memory format; ``None`` = on for CUDA and CPU (~10% faster on a 2-core CPU).
         progress: show ``tqdm.auto`` progress bars (rank 0 only).
-        schedule: ``"onecycle"``, ``"cosine"`` or ``"constant"``.
+        schedule: ``"cosine"`` (warm-up then cosine decay, see :func:`lr_factor`) or ``"constant"``.
         warmup_frac: fraction of the steps spent warming up.
         label_smoothing: passed to the cross-entropy.
-        pregenerate_limit: generate a ``batch``-capable split once and keep it when it needs at most this many
-            bytes (``None``: generate every batch afresh).
+        pregenerate: draw a ``batch``-capable split once and keep it (``None``: when it fits, see
+            :func:`should_pregenerate`); ``False`` draws every batch afresh on the device.
         num_workers: DataLoader workers for datasets without ``batch``.
         on_epoch: called as ``on_epoch(stats, model)`` after each epoch, outside the timed phase.
 
@@ -273,7 +157,7 @@ def fit(
     use_cl = dev.type in ("cuda", "cpu") if channels_last is None else channels_last
     model.to(dev)
     if use_cl:
-        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model.to(memory_format=torch.channels_last)
     net: nn.Module = model
     if dinfo.world_size > 1:
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -284,24 +168,32 @@ def fit(
         [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
     )
     steps = _steps_per_epoch(len(train_ds), dinfo.world_size, batch_size)
-    sched = make_scheduler(opt, schedule, lr, epochs * steps, warmup_frac)
+    lr_factor(0, 1, warmup_frac, schedule)  # validate the schedule name before any work
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: lr_factor(i, epochs * steps, warmup_frac, schedule)
+    )
     scaler = torch.amp.GradScaler(dev.type, enabled=use_amp and autocast_dtype(dev) == torch.float16)
     gen = torch.Generator().manual_seed(seed)
-    train_src = _maybe_pregenerate(train_ds, dev, pregenerate_limit)
-    val_src = None if val_ds is None else _maybe_pregenerate(val_ds, dev, pregenerate_limit)
     show = progress and dinfo.is_main
+
+    def source(ds: Any) -> Any:
+        keep = should_pregenerate(ds, dev) if pregenerate is None else pregenerate and hasattr(ds, "batch")
+        return Pregenerated(ds, dev, progress=show) if keep else ds
+
+    train_src = source(train_ds)
+    val_src = None if val_ds is None else source(val_ds)
     history = History()
     for epoch in range(1, epochs + 1):
         perm = D.shard(torch.randperm(len(train_ds), generator=gen), dinfo.rank, dinfo.world_size)
         model.train()
         sums = torch.zeros(3, dtype=torch.float64, device=dev)  # loss * n, correct, n
-        _sync(dev)
+        synchronize(dev)
         t0 = time.perf_counter()
         bar = tqdm(total=len(perm), desc=f"epoch {epoch}/{epochs}", unit="img", disable=not show, leave=True)
         for step, (images, labels) in enumerate(iter_batches(train_src, perm, batch_size, dev, num_workers)):
             if use_cl:
                 images = images.contiguous(memory_format=torch.channels_last)
-            with _autocast(dev, use_amp):
+            with autocast(dev, use_amp):
                 logits = net(images)  # (B, C)
             loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -315,8 +207,9 @@ def fit(
             bar.update(n)
             if show and step % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
-        _sync(dev)
+        synchronize(dev)
         seconds = time.perf_counter() - t0
+        D.broadcast_state(model)  # ranks share parameters; their BatchNorm statistics drift: take rank 0's
         total_loss, total_correct, total_n = D.all_reduce_sum(sums.tolist(), dev)
         val = {"accuracy": float("nan"), "loss": float("nan")}
         if val_src is not None:
@@ -330,21 +223,17 @@ def fit(
             seconds=seconds,
             val_loss=float(val["loss"]),
         )
-        bar.set_postfix(loss=f"{stats.train_loss:.3f}", acc=f"{stats.train_acc:.1f}", val=f"{stats.val_acc:.1f}")
+        bar.set_postfix(
+            loss=f"{stats.train_loss:.3f}", acc=f"{stats.train_acc:.1f}", val=f"{stats.val_acc:.1f}"
+        )
         bar.close()
         history.append(stats)
         if on_epoch is not None:
             on_epoch(stats, model)
-    D.broadcast_state(model)  # BatchNorm statistics drift per rank; make the ranks identical
     if use_cl:
-        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+        model.to(memory_format=torch.contiguous_format)
     model.eval()
     return history
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -376,11 +265,17 @@ def evaluate(
     """
     model = D.unwrap(model)
     first = next(model.parameters(), None)
-    dev = torch.device(device) if device is not None else (first.device if first is not None else torch.device("cpu"))
+    dev = (
+        torch.device(device)
+        if device is not None
+        else (first.device if first is not None else torch.device("cpu"))
+    )
     use_amp = dev.type == "cuda" if amp is None else amp
-    use_cl = _is_channels_last(model)
+    use_cl = is_channels_last(model)
     dinfo = D.info()
-    idx = torch.arange(dinfo.rank, len(ds), dinfo.world_size)  # this rank's images; all of them for one process
+    idx = torch.arange(
+        dinfo.rank, len(ds), dinfo.world_size
+    )  # this rank's images; all of them for one process
     was_training = model.training
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1 correct, top-k correct, n
@@ -389,7 +284,7 @@ def evaluate(
         for images, labels in iter_batches(ds, idx, batch_size, dev):
             if use_cl:
                 images = images.contiguous(memory_format=torch.channels_last)
-            with _autocast(dev, use_amp):
+            with autocast(dev, use_amp):
                 logits = model(images).float()  # (B, C)
             k = min(5, logits.shape[1])
             topk = logits.topk(k, dim=1).indices  # (B, k)
@@ -407,7 +302,15 @@ def evaluate(
         model.train(was_training)
     loss, top1, topk_correct, n = D.all_reduce_sum(sums.tolist(), dev)
     n_safe = max(n, 1.0)
-    return {"accuracy": 100.0 * top1 / n_safe, "top5_accuracy": 100.0 * topk_correct / n_safe, "loss": loss / n_safe, "n": n}
+    return {
+        "accuracy": 100.0 * top1 / n_safe,
+        "top5_accuracy": 100.0 * topk_correct / n_safe,
+        "loss": loss / n_safe,
+        "n": n,
+    }
+
+
+__all__ = ["EpochStats", "History", "evaluate", "fit", "iter_batches", "seed_everything", "select_device"]
 
 
 def add_cli(subparsers: Any) -> None:

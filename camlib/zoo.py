@@ -23,7 +23,13 @@ from typing import Any
 
 from torch import nn
 
-from camlib.checkpoint import CheckpointError, dataset_from_meta, load_checkpoint, read_checkpoint, sha256_file
+from camlib.checkpoint import (
+    CheckpointError,
+    dataset_from_meta,
+    load_checkpoint,
+    read_checkpoint,
+    sha256_file,
+)
 
 ENV_VAR = "CAMLIB_ZOO_DIR"
 MANIFEST = "manifest.json"
@@ -82,7 +88,9 @@ def _read_manifest(root: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}): restore it from git (`git checkout {MANIFEST}`)") from exc
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}): restore it from git (`git checkout {MANIFEST}`)"
+        ) from exc
     entries = data.get("checkpoints", {}) if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ValueError(f"{path} has no 'checkpoints' object: restore it from git")
