@@ -4,5 +4,18 @@ from camlib.data.cub import CUB
 from camlib.data.folder import DatasetNotFoundError, ImageFolder, data_dir
 from camlib.data.pets import OxfordPets
 from camlib.data.sample import Batch, Sample, collate
+from camlib.data.shapes import PRESETS, Shapes, ShapesConfig
 
-__all__ = ["CUB", "Batch", "DatasetNotFoundError", "ImageFolder", "OxfordPets", "Sample", "collate", "data_dir"]
+__all__ = [
+    "CUB",
+    "PRESETS",
+    "Batch",
+    "DatasetNotFoundError",
+    "ImageFolder",
+    "OxfordPets",
+    "Sample",
+    "Shapes",
+    "ShapesConfig",
+    "collate",
+    "data_dir",
+]

@@ -242,19 +242,24 @@ class Shapes:
         sequential, self._last_index = self._last_index == i - 1, i
         if chunk in self._cache:
             self._cache.move_to_end(chunk)
-            return self._cache[chunk].sample(i - chunk * _CHUNK)
+            return _detached(self._cache[chunk].sample(i - chunk * _CHUNK))
         if not sequential:  # random access: draw just this sample
             return self.batch([i]).sample(0)
         start = chunk * _CHUNK
         self._cache[chunk] = self.batch(range(start, min(start + _CHUNK, self.size)))
         if len(self._cache) > _CACHE_CHUNKS:
             self._cache.popitem(last=False)
-        return self._cache[chunk].sample(i - start)
+        return _detached(self._cache[chunk].sample(i - start))
+
+
+def _detached(s: Sample) -> Sample:
+    """A copy of a cached sample, so that editing it in place cannot change the cache."""
+    clone = [None if t is None else t.clone() for t in (s.box, s.mask, s.part_box)]
+    return Sample(s.image.clone(), s.label, *clone)
 
 
 def mean_box_size(ds: Shapes, n: int = 512) -> tuple[float, float]:
     """Mean (width, height) of the object boxes over the first ``n`` samples (for the centred-box baseline)."""
-    b = ds.batch(range(min(n, len(ds)))).boxes
-    assert b is not None
-    wh = b[:, 2:] - b[:, :2]  # (B, 2)
+    b = ds.batch(range(min(n, len(ds))))
+    wh = b.boxes[:, 2:] - b.boxes[:, :2]  # type: ignore[index]  # (B, 2); Shapes always has boxes
     return float(wh[:, 0].mean()), float(wh[:, 1].mean())

@@ -1,8 +1,9 @@
 """The creatures of the synthetic dataset, written as data: each class is a list of convex parts.
 
 A creature lives in its own frame: ``u`` runs along its length from tail (-1) to head (+1), ``v`` runs down,
-in units of half its length. Parts are drawn in layer order; a body part carries its family's texture
-(checker, stripes, dots, rings) over the whole body, so the class evidence covers the object, not one spot.
+in units of half its length. Parts are drawn in layer order; every part carries its family's texture
+(checker, stripes, dots, rings; heads, tails and feet with the colours swapped), so the class evidence covers
+the whole object, not one spot, and a class activation map can cover its extent.
 Two pairs of classes differ only by a small **discriminative part** (the firefly's lantern, the shark's fin),
 always drawn on top, whose box the dataset annotates.
 
@@ -56,9 +57,12 @@ TEXTURES: dict[str, tuple[float, float]] = {
     "dots": (0.40, 0.13),
     "rings": (0.26, 0.0),
     "diagonal": (0.34, 0.0),
+    "bands": (0.3, 0.0),
 }
 COLOURS = {"base": 1, "trim": 2, "mark": 3}
 PART_LAYER = 3  # discriminative parts are drawn on top of everything else
+INVERTED = ("trim", "base")
+MARKED = ("mark", "trim")  # the discriminative parts: bands of the third colour
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Part:
         shape: its outline in frame units.
         paint: ``"base"``, ``"trim"``, ``"mark"`` (flat colours) or a texture name of :data:`TEXTURES`.
         layer: drawing order, 1 or 2 (higher on top); a discriminative part is always drawn on layer 3.
+        colours: for a texture, its ground and pattern paints (heads and tails swap them: ``("trim", "base")``).
         clip: optional window ``(u0, u1, v0, v1)`` the shape is cut to (a dome, the end of a body).
         discriminative: the part that tells this class from its twin; its pixels give the part box.
     """
@@ -78,6 +83,7 @@ class Part:
     shape: Shape
     paint: str
     layer: int = 1
+    colours: tuple[str, str] = ("base", "trim")
     clip: tuple[float, float, float, float] | None = None
     discriminative: bool = False
 
@@ -133,57 +139,60 @@ class Creature:
 
 
 _BEETLE = (
-    Part("body", Ellipse(-0.15, 0.0, 0.85, 0.62), "checker", 1),
-    Part("head", Ellipse(0.71, 0.0, 0.29, 0.32), "trim", 2),
+    Part("shell", Ellipse(-0.2, 0.0, 0.8, 0.9), "checker", 1),
+    Part("head", Ellipse(0.7, 0.0, 0.3, 0.4), "checker", 2, colours=INVERTED),
 )
 _FISH = (
-    Part("tail", Polygon(((-1.0, -0.5), (-1.0, 0.5), (-0.45, 0.0))), "trim", 1),
-    Part("body", Ellipse(0.15, 0.0, 0.85, 0.58), "stripes", 2),
+    Part("tail", Polygon(((-1.0, -0.65), (-1.0, 0.65), (-0.5, 0.0))), "stripes", 1, colours=INVERTED),
+    Part("body", Ellipse(0.15, 0.0, 0.85, 0.78), "stripes", 2),
 )
 
 CREATURES: tuple[Creature, ...] = (
-    Creature("beetle", "oval checkered shell and a round head", _BEETLE),
+    Creature("beetle", "round checkered shell and a head", _BEETLE),
     Creature(
         "firefly",
-        "a beetle whose shell ends in a plain lantern (the rear fifth, in a third colour)",
+        "a beetle whose shell ends in a banded lantern (its rear fifth, in a third colour)",
         (
             *_BEETLE,
             Part(
                 "lantern",
-                Ellipse(-0.15, 0.0, 0.85, 0.62),
-                "mark",
-                clip=(-9, -0.6, -9, 9),
+                _BEETLE[0].shape,
+                "bands",
+                colours=MARKED,
+                clip=(-9, -0.55, -9, 9),
                 discriminative=True,
             ),
         ),
     ),
-    Creature("fish", "striped oval body with a triangular tail fin", _FISH),
+    Creature("fish", "striped round body with a triangular tail fin", _FISH),
     Creature(
         "shark",
-        "a fish with a dorsal fin on its back",
+        "a fish with a banded dorsal fin (in a third colour) on its back",
         (
             *_FISH,
-            Part("fin", Polygon(((-0.25, -0.35), (0.3, -0.35), (-0.2, -0.95))), "trim", discriminative=True),
+            Part(
+                "fin", Polygon(((-0.35, -0.45), (0.45, -0.45), (-0.25, -1.02))), "mark", discriminative=True
+            ),
         ),
     ),
     Creature(
         "turtle",
         "dotted dome shell over a flat belly, a head and two feet",
         (
-            Part("belly", Rect(-0.92, 0.62, 0.12, 0.3), "trim", 1),
-            Part("front foot", Rect(0.12, 0.42, 0.25, 0.52), "trim", 1),
-            Part("back foot", Rect(-0.7, -0.4, 0.25, 0.52), "trim", 1),
-            Part("head", Ellipse(0.78, 0.1, 0.22, 0.2), "trim", 1),
-            Part("shell", Ellipse(-0.15, 0.15, 0.85, 0.78), "dots", 2, clip=(-9, 9, -9, 0.15)),
+            Part("belly", Rect(-0.92, 0.62, 0.25, 0.45), "dots", 1, colours=INVERTED),
+            Part("front foot", Rect(0.1, 0.42, 0.4, 0.75), "dots", 1, colours=INVERTED),
+            Part("back foot", Rect(-0.72, -0.4, 0.4, 0.75), "dots", 1, colours=INVERTED),
+            Part("head", Ellipse(0.76, 0.2, 0.24, 0.24), "dots", 1, colours=INVERTED),
+            Part("shell", Ellipse(-0.15, 0.3, 0.85, 1.1), "dots", 2, clip=(-9, 9, -9, 0.3)),
         ),
     ),
     Creature(
         "snail",
         "a ringed round shell on a long flat foot with a raised head",
         (
-            Part("foot", Rect(-1.0, 0.65, 0.3, 0.56), "trim", 1),
-            Part("head", Ellipse(0.72, 0.26, 0.28, 0.3), "trim", 1),
-            Part("shell", Ellipse(-0.2, -0.14, 0.64, 0.64), "rings", 2),
+            Part("foot", Rect(-1.0, 0.65, 0.35, 0.62), "rings", 1, colours=INVERTED),
+            Part("head", Ellipse(0.72, 0.3, 0.28, 0.32), "rings", 1, colours=INVERTED),
+            Part("shell", Ellipse(-0.2, -0.25, 0.75, 0.8), "rings", 2),
         ),
     ),
 )
@@ -194,8 +203,8 @@ CART = Creature(
     "a diagonally striped box on two wheels (belongs to no class)",
     (
         Part("box", Rect(-1.0, 1.0, -0.6, 0.35), "diagonal", 1),
-        Part("back wheel", Ellipse(-0.55, 0.4, 0.22, 0.22), "trim", 2),
-        Part("front wheel", Ellipse(0.55, 0.4, 0.22, 0.22), "trim", 2),
+        Part("back wheel", Ellipse(-0.55, 0.4, 0.22, 0.22), "diagonal", 2, colours=INVERTED),
+        Part("front wheel", Ellipse(0.55, 0.4, 0.22, 0.22), "diagonal", 2, colours=INVERTED),
     ),
 )
 
@@ -208,6 +217,8 @@ def _texture(part: Part, name: str, u: Tensor, v: Tensor, phase_u: Tensor, phase
         return parity(pv)[:, :, None] ^ parity(pu)[:, None, :]  # (G, H, W)
     if name == "stripes":
         return parity(pu)[:, None, :].expand(-1, v.shape[1], -1)  # (G, H, W)
+    if name == "bands":  # across the creature: no class body and no clutter has them
+        return parity(pv)[:, :, None].expand(-1, -1, u.shape[1])  # (G, H, W)
     if name == "diagonal":
         return parity(pv[:, :, None] + pu[:, None, :])  # (G, H, W)
     if name == "dots":
@@ -265,6 +276,7 @@ def render(
             code = mask * (4 * layer + COLOURS[part.paint])
         else:
             tex = _texture(part, part.paint, u, v, phase_u, phase_v).to(torch.uint8)  # (G, H, W)
-            code = mask * (tex + (4 * layer + COLOURS["base"]))
+            c0, c1 = (COLOURS[c] for c in part.colours)
+            code = mask * (tex * (c1 - c0) + (4 * layer + c0))  # uint8 arithmetic wraps back for c1 < c0
         paint = torch.maximum(paint, code)
     return paint

@@ -117,7 +117,7 @@ def polygon_rows(y: Tensor, vertices: tuple[tuple[float, float], ...]) -> tuple[
     Each edge is a half-plane ``n . p <= d``; on a row it bounds x from one side (or empties the row).
 
     >>> lo, hi = polygon_rows(torch.tensor([0.5, 1.5]), ((0.0, 0.0), (2.0, 0.0), (0.0, 2.0)))
-    >>> lo.tolist(), hi.tolist()
+    >>> (lo + 0).tolist(), hi.tolist()  # + 0 turns -0.0 into 0.0
     ([0.0, 0.0], [1.5, 0.5])
     """
     pts = list(vertices)

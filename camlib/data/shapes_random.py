@@ -8,7 +8,7 @@ All arithmetic is on 32-bit values held in int64 tensors, so no product overflow
 
 from __future__ import annotations
 
-from typing import TypeVar, overload
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -17,19 +17,15 @@ M32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
 SPLIT_SALTS = {"train": 0x243F6A88, "val": 0x85A308D3, "test": 0x13198A2E}
 
-T = TypeVar("T", int, Tensor)
+IntOrTensor = TypeVar("IntOrTensor", int, Tensor)
 
 
-def _mulmod32(x: T, c: int) -> T:
+def _mulmod32(x: IntOrTensor, c: int) -> IntOrTensor:
     """``x * c mod 2**32`` for 32-bit ``x`` without int64 overflow (the product is split into 16-bit halves)."""
-    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & M32  # type: ignore[return-value]
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & M32
 
 
-@overload
-def mix32(x: int) -> int: ...
-@overload
-def mix32(x: Tensor) -> Tensor: ...
-def mix32(x: int | Tensor) -> int | Tensor:
+def mix32(x: IntOrTensor) -> IntOrTensor:
     """A bijective 32-bit integer mixer (Wellons' ``lowbias32``), on Python ints or int64 tensors.
 
     >>> mix32(0), mix32(1)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_CLUTTER = 50  # clutter items per image at most (2 * the clutter knob)
 MAX_DISTRACTORS = 3
+BG_CONTRAST = 0.6  # how far the background blends from its first colour towards its second
 # stream ids: 0..15 the creature and the background, 16..31 the colour shuffle, then distractors and clutter
 _S_LABEL, _S_SCALE, _S_ASPECT, _S_FLIP, _S_X, _S_Y, _S_PU, _S_PV, _S_BG, _S_LIGHT, _S_COUNT = range(11)
 _S_COLOURS = 16
@@ -54,7 +55,7 @@ def _place(
     """
     lo, hi = scale_range
     half = (lo + (hi - lo) * u[:, 0]) * (size * shrink / 2)  # (B,) pixels per frame unit
-    aspect = 0.85 + 0.35 * u[:, 1]
+    aspect = 0.9 + 0.2 * u[:, 1]
     flip = torch.where(u[:, 2] < 0.5, -1.0, 1.0)
     u0, u1, v0, v1 = creature_ext.unbind(1)
     left = torch.where(flip > 0, u0, -u1) * half  # offset of the left edge from cx (<= 0)
@@ -128,7 +129,7 @@ def render_scene(
     light = luma.index_select(0, randint(u[:, _S_LIGHT], TILES))  # (B, H, W)
     bg_a = (palette[perm[:, 0]] + palette[perm[:, 1]]) / 2  # (B, 3)
     bg_b = (palette[perm[:, 2]] + palette[perm[:, 3]]) / 2
-    t = torch.arange(BG_LEVELS, device=dev, dtype=torch.float32) / (BG_LEVELS - 1)  # (L_bg,)
+    t = torch.arange(BG_LEVELS, device=dev, dtype=torch.float32) * (BG_CONTRAST / (BG_LEVELS - 1))  # (L_bg,)
     colours = [bg_a[:, None] + (bg_b - bg_a)[:, None] * t[None, :, None]]  # (B, L_bg, 3)
     next_label = BG_LEVELS
 
@@ -160,8 +161,10 @@ def render_scene(
     for c, creature in enumerate(CREATURES):
         g = (labels == c).nonzero().squeeze(1)
         if g.numel():
-            args = (t[g] for t in (cx, cy, half, aspect, flip, u[:, _S_PU] * 4, u[:, _S_PV] * 4))
-            paint.index_copy_(0, g, render(creature, *args, size))
+            gx, gy, gh, ga, gf, pu, pv = (
+                t[g] for t in (cx, cy, half, aspect, flip, u[:, _S_PU], u[:, _S_PV])
+            )
+            paint.index_copy_(0, g, render(creature, gx, gy, gh, ga, gf, pu * 4, pv * 4, size))
     obj = paint & 3
     lab = torch.maximum(lab, (obj + (next_label - 1)) * (obj > 0).to(torch.uint8))
     colours.append(palette[perm[:, 4:7]])  # (B, 3, 3): base, trim, mark
