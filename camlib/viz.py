@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from camlib.data.sample import Batch, collate
@@ -133,19 +134,22 @@ def show_samples(
     batch = _as_batch(data, n, indices)
     names = list(class_names) if class_names is not None else getattr(data, "class_names", None)
     fig, axes = _grid(len(batch), cols, size, title or "Samples: object box and discriminative-part box")
+    drew_box = drew_part = False
     for i, ax in enumerate(axes):
         s = batch.sample(i)
         ax.imshow(_image_hwc(s.image))
         if s.box is not None:
             ax.add_patch(box_patch(s.box, BOX_COLOUR))
+            drew_box = True
         if s.part_box is not None:
             ax.add_patch(box_patch(s.part_box, PART_COLOUR, lw=1.2))
+            drew_part = True
         ax.set_title(names[s.label] if names else f"class {s.label}", fontsize=9)
-    handles = [
-        Line2D([], [], color=BOX_COLOUR, lw=2, label="object box"),
-        Line2D([], [], color=PART_COLOUR, lw=2, label="part box"),
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    handles = [Line2D([], [], color=BOX_COLOUR, lw=2, label="object box")] if drew_box else []
+    if drew_part:
+        handles.append(Line2D([], [], color=PART_COLOUR, lw=2, label="part box"))
+    if handles:  # no legend for datasets without boxes (an image folder)
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return fig
 
 
@@ -224,13 +228,14 @@ def plot_history(history: Sequence[Any], title: str = "Learning curves") -> Figu
     ax_loss, ax_acc = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for ax, fields, ylabel in (
         (ax_loss, ("train_loss", "val_loss"), "cross-entropy loss"),
-        (ax_acc, ("train_acc", "val_acc"), "accuracy"),
+        (ax_acc, ("train_acc", "val_acc"), "accuracy (%)"),
     ):
         for f in fields:
             pts = [(x, v) for x, r in zip(xs, history, strict=True) if (v := _field(r, f)) is not None]
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=f.replace("_", " "))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if ax.lines:

@@ -97,7 +97,7 @@ def scale_box(box: Sequence[float], size: tuple[int, int], image_size: int) -> T
     """
     w, h = size
     scale = torch.tensor([image_size / w, image_size / h, image_size / w, image_size / h])
-    return (torch.tensor(box, dtype=torch.float32) * scale).clamp_(0, image_size)  # (4,)
+    return (torch.as_tensor(box, dtype=torch.float32) * scale).clamp_(0, image_size)  # (4,)
 
 
 def _is_image(path: Path) -> bool:
