@@ -70,11 +70,11 @@ def _major(version: str) -> int:
 
 
 def check_python(version: Sequence[int] = tuple(sys.version_info[:3])) -> CheckResult:
-    """Python 3.10 or newer."""
+    """Python 3.11 or newer (tomllib, the typing the course uses)."""
     text = ".".join(map(str, version))
-    if tuple(version[:2]) < (3, 10):
+    if tuple(version[:2]) < (3, 11):
         return CheckResult(
-            "python", False, "error", f"Python {text} is too old", "install Python 3.10 or newer"
+            "python", False, "error", f"Python {text} is too old", "install Python 3.11 or newer"
         )
     return _ok("python", f"Python {text}")
 
@@ -333,10 +333,10 @@ def check_data_writable(data: Path | None = None) -> CheckResult:
             pass
     except OSError as exc:
         return CheckResult(
-            "data folder", False, "error", f"cannot write to {d}: {exc.strerror or exc}",
+            "data folder", False, "error", f"cannot write to {_shown(d)}: {exc.strerror or exc}",
             "run from a folder you own, or set CAMLIB_DATA to a writable folder (export CAMLIB_DATA=~/camlib-data)",
         )  # fmt: skip
-    return _ok("data folder", f"{d} is writable")
+    return _ok("data folder", f"{_shown(d)} is writable")
 
 
 class _Tiny(torch.utils.data.Dataset[torch.Tensor]):

@@ -137,7 +137,7 @@ def show_samples(
     drew_box = drew_part = False
     for i, ax in enumerate(axes):
         s = batch.sample(i)
-        ax.imshow(_image_hwc(s.image))
+        ax.imshow(_image_hwc(s.image), interpolation="nearest")
         if s.box is not None:
             ax.add_patch(box_patch(s.box, BOX_COLOUR))
             drew_box = True
@@ -192,7 +192,9 @@ def show_cams(
     fig, axes = _grid(b, cols, size, title)
     for i, ax in enumerate(axes):
         m = maps[i]
-        ax.imshow(overlay(images[i], m[0] if m.ndim == 3 else m, alpha=alpha, cmap=cmap))
+        ax.imshow(
+            overlay(images[i], m[0] if m.ndim == 3 else m, alpha=alpha, cmap=cmap), interpolation="nearest"
+        )
         for box in _boxes_of(boxes, i):
             ax.add_patch(box_patch(box, BOX_COLOUR))
         for box in _boxes_of(pred_boxes, i):

@@ -28,7 +28,7 @@ def fail(message: str) -> Callable[..., Any]:
 def test_python() -> None:
     assert doctor.check_python((3, 11, 7)) == CheckResult("python", True, "info", "Python 3.11.7")
     r = doctor.check_python((3, 9, 18))
-    assert (r.ok, r.level) == (False, "error") and r.fix == "install Python 3.10 or newer"
+    assert (r.ok, r.level) == (False, "error") and r.fix == "install Python 3.11 or newer"
 
 
 def test_torch_pair() -> None:

@@ -45,7 +45,9 @@ def test_pyproject_declares_the_course_dependencies() -> None:
     dev = {_name(d) for d in meta["optional-dependencies"]["dev"]}
     assert {"pytest", "nbval", "hypothesis", "ruff", "mypy"} <= dev
     # the ranges admit the versions installed here (torch 2.14.1 / torchvision 0.29.1 on the course machines)
-    assert re.fullmatch(r"torch>=2\.\d+", deps["torch"]) and re.fullmatch(r"torchvision>=0\.\d+", deps["torchvision"])
+    assert re.fullmatch(r"torch>=2\.\d+", deps["torch"]) and re.fullmatch(
+        r"torchvision>=0\.\d+", deps["torchvision"]
+    )
     assert meta["version"] == camlib.__version__
 
 
