@@ -280,7 +280,7 @@ def plot_box_acc_curves(
                 ax.plot(taus, np.asarray(largest)[j], color=c, ls="--", label=f"{label} (largest)")
     for j, ax in enumerate(axes):
         ax.set_title(f"IoU >= {deltas[j]:g}")
-        ax.set_xlabel("CAM threshold tau (fraction of the max)")
+        ax.set_xlabel("CAM threshold τ (min-max normalised map)")
         ax.set_ylabel("BoxAcc (%)")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)

@@ -22,10 +22,14 @@ from camlib.models import GAPNet, GlobalPoolNet, NetConfig, gapify
 
 
 def _hooks(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules()
+    )
 
 
-def _assert_identity(maps: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, classes: torch.Tensor) -> None:
+def _assert_identity(
+    maps: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, classes: torch.Tensor
+) -> None:
     """mean_xy M_c + b_c == S_c, to 1e-4 relative (Zhou et al. Eq. 2 with a mean for GAP)."""
     lhs = maps.double().mean(dim=(-2, -1)) + bias.double()[classes]  # (B, K)
     rhs = logits.double().gather(1, classes)  # (B, K)
