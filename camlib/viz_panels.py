@@ -1,4 +1,4 @@
-"""Figures of notebooks 01-03: dataset statistics, rows of samples side by side, grids of small maps.
+"""Multi-panel figures: dataset statistics, rows of samples side by side, grids of small feature or CAM maps.
 
 Like :mod:`camlib.viz`, every function returns a :class:`matplotlib.figure.Figure` built without pyplot (nothing
 stays open in pyplot's registry). Boxes are torchvision XYXY in pixels with exclusive right/bottom edges:

@@ -1,4 +1,4 @@
-"""Figures of notebooks 05, 07 and 08: a grid of maps (rows of images, columns of maps) with boxes.
+"""CAM figures: a grid of maps (rows of images, columns of maps) with boxes; BoxAcc against tau with marked taus.
 
 Like :mod:`camlib.viz`, every function returns a :class:`matplotlib.figure.Figure` built without pyplot. Boxes
 are torchvision XYXY in image pixels with exclusive right/bottom edges: pixels 0..9 give ``(0, 0, 10, 10)``.
