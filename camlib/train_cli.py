@@ -37,7 +37,7 @@ from camlib.profile import PROFILES, get_profile
 from camlib.train import evaluate, fit, seed_everything, select_device
 
 #: modules whose ``checkpoint_metrics(model, ds, *, batch_size, device) -> dict`` the evaluate command adds
-#: (e.g. localization metrics); a module that does not exist yet is skipped.
+#: (e.g. localization metrics).
 EVAL_MODULES: tuple[str, ...] = ("camlib.localization",)
 
 ARCHS = ("gap", "gmp", "fc")
@@ -294,15 +294,8 @@ def checkpoint_metrics(
     """
     metrics: dict[str, Any] = dict(evaluate(model, ds, batch_size=batch_size, device=device))
     for name in EVAL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        hook = getattr(module, "checkpoint_metrics", None)
-        if hook is not None:
-            metrics.update(hook(model, ds, batch_size=batch_size, device=device))
+        hook = importlib.import_module(name).checkpoint_metrics
+        metrics.update(hook(model, ds, batch_size=batch_size, device=device))
     return metrics
 
 
