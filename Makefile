@@ -21,8 +21,8 @@ lab: $(STAMP) ## open JupyterLab on notebooks/ (127.0.0.1 only; the URL with its
 		--no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP)
-	$(BIN)/ruff check camlib tests benchmarks notebooks
-	$(BIN)/ruff format --check camlib tests benchmarks
+	$(BIN)/ruff check camlib tests benchmarks scripts notebooks
+	$(BIN)/ruff format --check camlib tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -47,7 +47,7 @@ PROFILES: dict[str, Profile] = {
         train_size=6000,
         val_size=1000,
         test_size=2000,
-        epochs=3,
+        epochs=8,
         batch_size=32,
         num_workers=0,
     ),

@@ -15,12 +15,12 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def _environment() -> tuple[list[str], list[str]]:
-    """(conda dependencies, pip dependencies) of environment.yml, parsed without a YAML library."""
+def _environment(name: str = "environment.yml") -> tuple[list[str], list[str]]:
+    """(conda dependencies, pip dependencies) of a conda environment file, parsed without a YAML library."""
     conda: list[str] = []
     pip: list[str] = []
     section = None
-    for raw in (ROOT / "environment.yml").read_text().splitlines():
+    for raw in (ROOT / name).read_text().splitlines():
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
             continue
@@ -61,3 +61,11 @@ def test_environment_yml_installs_the_same_thing_as_pyproject() -> None:
     required = int(re.search(r">=3\.(\d+)", meta["requires-python"]).group(1))  # type: ignore[union-attr]
     assert minor >= required, f"environment.yml pins {python}, pyproject requires {meta['requires-python']}"
     assert pip == ["-e ."], f"environment.yml must install the project itself (pip: - -e .), got {pip}"
+
+
+def test_binder_environment_is_the_same_project_with_cpu_wheels() -> None:
+    conda, pip = _environment()
+    binder_conda, binder_pip = _environment("binder/environment.yml")
+    assert binder_conda == conda
+    # the project itself (paths in a conda pip section are relative to the file), torch from the CPU index
+    assert binder_pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-e .."], binder_pip
