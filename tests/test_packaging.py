@@ -69,3 +69,13 @@ def test_binder_environment_is_the_same_project_with_cpu_wheels() -> None:
     assert binder_conda == conda
     # the project itself (paths in a conda pip section are relative to the file), torch from the CPU index
     assert binder_pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-e .."], binder_pip
+
+
+def test_every_camlib_module_is_small_enough_to_read_in_one_sitting() -> None:
+    # STYLE.md: "keep camlib modules under ~350 lines; split by concept". The guard allows a little slack.
+    sizes = {
+        p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
+        for p in (ROOT / "camlib").rglob("*.py")
+    }
+    too_long = {name: n for name, n in sizes.items() if n > 400}
+    assert not too_long, f"split these modules by concept: {too_long}"
