@@ -98,6 +98,27 @@ def lr_factor(step: int, total_steps: int, warmup_frac: float = 0.25, schedule: 
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def train_mode(model: nn.Module) -> nn.Module:
+    """``model.train()``, except for frozen BatchNorm layers, which stay in eval mode.
+
+    A BatchNorm layer whose weight and bias do not require gradients belongs to a frozen part of the network (a
+    linear probe on fixed features, a fine-tune of the head only). In train mode it would still normalise with the
+    batch's statistics and overwrite its running statistics, so the "frozen" features would change. BatchNorm without
+    affine parameters follows the model.
+
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    >>> _ = net[1].requires_grad_(False)
+    >>> [m.training for m in train_mode(net)]
+    [True, False, True, True]
+    """
+    model.train()
+    for m in model.modules():
+        own = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and own and not any(p.requires_grad for p in own):
+            m.eval()
+    return model
+
+
 def fit(
     model: nn.Module,
     train_ds: Any,
@@ -126,6 +147,8 @@ def fit(
 
     Args:
         model: maps (B, 3, H, W) float32 images to (B, C) logits. Moved to ``device``; left in eval mode.
+            Parameters with ``requires_grad=False`` are not trained, and frozen BatchNorm layers keep their running
+            statistics (see :func:`train_mode`): freeze ``model.features`` for a linear probe.
         train_ds: a dataset of :class:`~camlib.data.Sample` (with ``batch(indices, device)`` for the fast path).
         val_ds: evaluated after every epoch when given.
         epochs: passes over ``train_ds``.
@@ -185,7 +208,7 @@ def fit(
     history = History()
     for epoch in range(1, epochs + 1):
         perm = D.shard(torch.randperm(len(train_ds), generator=gen), dinfo.rank, dinfo.world_size)
-        model.train()
+        train_mode(model)
         sums = torch.zeros(3, dtype=torch.float64, device=dev)  # loss * n, correct, n
         synchronize(dev)
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from camlib.checkpoint import load_checkpoint
 from camlib.data.sample import Batch, Sample
 from camlib.data.shapes import Shapes
 from camlib.models import GAPNet, NetConfig
-from camlib.train import EpochStats, History, evaluate, fit, iter_batches, select_device
+from camlib.train import EpochStats, History, evaluate, fit, iter_batches, select_device, train_mode
 from camlib.train_cli import checkpoint_metrics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,6 +133,38 @@ def test_same_seed_same_weights_after_one_cpu_epoch() -> None:
     assert_same_weights(a, b)
     c = one_epoch(1)
     assert not torch.equal(a.classifier.weight, c.classifier.weight)
+
+
+def test_linear_probe_keeps_frozen_features_and_their_batchnorm_statistics() -> None:
+    torch.manual_seed(0)
+    net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2))
+    net.features.requires_grad_(False)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fit(
+        net,
+        Shapes("train", size=64, image_size=32, seed=0),
+        epochs=1,
+        batch_size=16,
+        device="cpu",
+        progress=False,
+    )
+    after = net.state_dict()
+    features = [k for k in before if k.startswith("features.")]
+    assert any("running_mean" in k for k in features)
+    for k in features:  # conv weights, BN affine parameters AND running statistics: untouched
+        assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(
+        before["classifier.weight"], after["classifier.weight"]
+    )  # the probe itself learned
+
+
+def test_train_mode_leaves_only_frozen_affine_batchnorm_in_eval() -> None:
+    net = nn.Sequential(
+        nn.BatchNorm2d(2), nn.BatchNorm2d(2, affine=False), nn.BatchNorm2d(2), nn.Linear(2, 2)
+    )
+    net[0].requires_grad_(False)
+    net.eval()
+    assert [m.training for m in train_mode(net)] == [False, True, True, True]
 
 
 def test_data_paths_agree() -> None:
