@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,34 +59,73 @@ COLUMNS = (
 def _models(
     train: bool, profile: str, seed: int, device: torch.device
 ) -> tuple[dict[str, nn.Module], Any, Any]:
-    """The gap / gmp / fc models with the test split and the training split they belong to."""
+    """The gap / gmp / fc models with the test split and the training split they belong to.
+
+    ``train=False`` loads the shipped checkpoints; ``train=True`` re-runs the command each of them records
+    (:func:`recipe`) and measures the fresh models instead.
+    """
     from camlib import zoo
     from camlib.checkpoint import dataset_from_meta
 
+    missing = [n for n in ("gap", "gmp", "fc") if n not in zoo.available()]
+    if missing:
+        raise SystemExit(
+            f"reproduce: no shipped checkpoint for {missing} in {zoo.zoo_dir()}; restore data/checkpoints/ "
+            f"from the repository (--train re-runs the commands recorded there, so it needs them too)"
+        )
     if not train:
-        missing = [n for n in ("gap", "gmp", "fc") if n not in zoo.available()]
-        if missing:
-            raise SystemExit(
-                f"reproduce: no shipped checkpoint for {missing} in {zoo.zoo_dir()}; "
-                f"restore data/checkpoints/ from the repository or run with --train"
-            )
         models = {n: zoo.load(n, map_location=str(device)) for n in ("gap", "gmp", "fc")}
         meta = {"dataset": zoo.entry("gap").dataset}
         return models, dataset_from_meta(meta, "test"), dataset_from_meta(meta, "train")
-    from camlib.data.shapes import Shapes
-    from camlib.models import ModelSpec, build_model
-    from camlib.profile import get_profile
-    from camlib.train import fit
+    from camlib.__main__ import main as camlib_main
+    from camlib.checkpoint import load_checkpoint
 
-    prof = get_profile(profile)
-    train_ds, val_ds, test_ds = (Shapes(s, seed=seed) for s in ("train", "val", "test"))
     models = {}
-    for name in ("gap", "gmp", "fc"):
-        torch.manual_seed(seed)
-        model = build_model(ModelSpec(name, train_ds.num_classes))
-        fit(model, train_ds, val_ds, epochs=prof.epochs, batch_size=prof.batch_size, device=device, seed=seed)
-        models[name] = model.eval()
-    return models, test_ds, train_ds
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("gap", "gmp", "fc"):
+            path = Path(tmp) / f"{name}.pt"
+            argv = recipe(zoo.entry(name).command, out=path, seed=seed, profile=profile, device=str(device))
+            if camlib_main(argv) != 0:
+                raise SystemExit(
+                    f"reproduce --train: training {name} failed: python -m camlib {' '.join(argv)}"
+                )
+            models[name], meta = load_checkpoint(path, map_location=str(device))
+    return models, dataset_from_meta(meta, "test"), dataset_from_meta(meta, "train")
+
+
+#: flags of a recorded ``train`` command that set the data sizes: dropped for ``--profile full``
+SIZE_FLAGS = ("--train-size", "--val-size", "--test-size", "--image-size", "--batch-size")
+
+
+def recipe(
+    command: str, *, out: Path, seed: int = 0, profile: str = "fast", device: str = "cpu"
+) -> list[str]:
+    """The ``python -m camlib`` arguments that re-run a shipped checkpoint's recorded ``train`` command.
+
+    The model, its trunk, the epochs, the learning rate and the data seed stay as recorded; the output goes to
+    ``out`` (not into the zoo) and ``seed``, ``profile`` and ``device`` are set. For the ``full`` profile the
+    recorded sizes are dropped, so the profile's image size, dataset sizes and batch size apply.
+
+    >>> " ".join(recipe("python -m camlib train --model gap --epochs 3 --seed 0 --out a.pt --zoo gap", out=Path("b.pt")))
+    'train --model gap --epochs 3 --profile fast --seed 0 --device cpu --out b.pt --no-progress'
+    """
+    tokens = shlex.split(command)
+    if tokens[:4] != ["python", "-m", "camlib", "train"]:
+        raise ValueError(f"not a recorded `python -m camlib train ...` command: {command!r}")
+    drop = {"--out", "--zoo", "--seed", "--device", "--profile"} | (
+        set(SIZE_FLAGS) if profile != "fast" else set()
+    )
+    kept: list[str] = []
+    args = tokens[4:]
+    i = 0
+    while i < len(args):
+        if args[i] in drop:
+            i += 2  # the flag and its value
+            continue
+        kept.append(args[i])
+        i += 1
+    tail = ["--profile", profile, "--seed", str(seed), "--device", device, "--out", str(out), "--no-progress"]
+    return ["train", *kept, *tail]
 
 
 def run(
@@ -156,10 +197,16 @@ def add_cli(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--profile", choices=("fast", "full"), default=None, help="profile for --train (default: in force)"
+        "--profile",
+        choices=("fast", "full"),
+        default=None,
+        help="profile for --train: fast re-runs the recorded commands as they are, full swaps in the full "
+        "profile's data sizes (default: in force)",
     )
     p.add_argument(
-        "--train", action="store_true", help="train the three models instead of loading the shipped ones"
+        "--train",
+        action="store_true",
+        help="retrain the three models with the commands recorded in data/checkpoints/manifest.json",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for --train")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps")
