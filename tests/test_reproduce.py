@@ -64,10 +64,8 @@ def test_recipe_for_the_full_profile_drops_the_recorded_sizes(tmp_path: Path) ->
     argv = reproduce.recipe(zoo.entry("gap").command, out=tmp_path / "x.pt", profile="full", device="cuda")
     assert not set(argv) & set(reproduce.SIZE_FLAGS)
     assert argv[argv.index("--profile") + 1] == "full" and argv[argv.index("--device") + 1] == "cuda"
-    assert (
-        argv[argv.index("--epochs") + 1]
-        == shlex.split(zoo.entry("gap").command)[shlex.split(zoo.entry("gap").command).index("--epochs") + 1]
-    )
+    recorded = shlex.split(zoo.entry("gap").command)
+    assert argv[argv.index("--epochs") + 1] == recorded[recorded.index("--epochs") + 1]
 
 
 def test_recipe_refuses_what_is_not_a_train_command(tmp_path: Path) -> None:
@@ -78,9 +76,8 @@ def test_recipe_refuses_what_is_not_a_train_command(tmp_path: Path) -> None:
 def test_train_reruns_the_recorded_commands_and_gets_the_same_models(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(
-        zoo.ENV_VAR, str(tmp_path / "zoo")
-    )  # a zoo of three tiny models, registered by the CLI
+    # a zoo of three tiny models, registered by the CLI
+    monkeypatch.setenv(zoo.ENV_VAR, str(tmp_path / "zoo"))
     small = [
         "--train-size",
         "96",
