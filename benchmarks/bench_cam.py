@@ -29,24 +29,31 @@ from common import (
 from torch import Tensor, nn
 
 from camlib.cam import (
+    METHODS as CAMLIB_REGISTRY,
+)
+from camlib.cam import (
     capture,
-    check_input,
     class_activation_maps,
     find_cam_head,
+    get_method,
     grad_cam,
     normalize,
     resolve_classes,
     upsample,
+    validate_images,
 )
 from camlib.models import GAPNet, NetConfig
 
 THREADS = 2
 TOL = 1e-5  # goal: camlib's maps agree with torchcam's to this, after the same ReLU + min-max
 
+#: camlib's map methods, timed under their registry names: every name of ``camlib.cam.METHODS``
+CAMLIB_METHODS: tuple[str, ...] = tuple(CAMLIB_REGISTRY)
+
 # What each timed call includes; "backward" says whether it needs gradients.
 METHODS: dict[str, tuple[str, str]] = {
     "forward": ("`model(x)` under `torch.no_grad()`: the baseline", "no"),
-    "camlib CAM": (
+    "camlib cam": (
         "`class_activation_maps(model, x)`: forward + hook + einsum; raw (B,1,h,w), no ReLU",
         "no",
     ),
@@ -56,9 +63,13 @@ METHODS: dict[str, tuple[str, str]] = {
         "(B,h,w), min-max, no ReLU",
         "no",
     ),
-    "camlib grad_cam": (
+    "camlib gradcam": (
         "`grad_cam(model, x)`: forward with graph + `autograd.grad` to the layer; (B,1,h,w)",
         "to layer",
+    ),
+    "camlib saliency": (
+        "`gradient_saliency(model, x)`: forward with graph + `autograd.grad` to the input; (B,1,H,W)",
+        "full",
     ),
     "captum LayerGradCam": (
         "`LayerGradCam(model, layer).attribute(x, target=pred, relu_attributions=True)`; pred given; (B,1,h,w)",
@@ -102,6 +113,16 @@ def make_cases() -> list[Case]:
     return cases
 
 
+def camlib_calls(model: nn.Module, x: Tensor) -> dict[str, Callable[[], Any]]:
+    """One timed call per name of camlib's registry, keyed ``"camlib <name>"`` (default target layers)."""
+
+    def call(name: str) -> Callable[[], Any]:
+        method = get_method(name)
+        return lambda: method(model, x)
+
+    return {f"camlib {name}": call(name) for name in CAMLIB_METHODS}
+
+
 def method_calls(case: Case) -> dict[str, Callable[[], Any]]:
     """The timed callables, keyed like :data:`METHODS`."""
     from captum.attr import LayerGradCam
@@ -132,10 +153,9 @@ def method_calls(case: Case) -> dict[str, Callable[[], Any]]:
 
     return {
         "forward": forward,
-        "camlib CAM": lambda: class_activation_maps(model, x),
+        **camlib_calls(model, x),  # the default target layer of each case's model is `layer`
         "camlib CAM, display": camlib_display,
         "torchcam CAM": torchcam_cam,
-        "camlib grad_cam": lambda: grad_cam(model, x, target_layer=layer),
         "captum LayerGradCam": lambda: LayerGradCam(model, layer).attribute(
             x, target=pred, relu_attributions=True
         ),
@@ -199,7 +219,7 @@ def extras(case: Case) -> dict[str, Timing]:
 
     def camlib_extra() -> Tensor:
         head = find_cam_head(model)
-        check_input(model, x)
+        validate_images(model, x)
         with capture(head.pool, "input"):
             pass
         with torch.no_grad():
@@ -267,11 +287,11 @@ def goal_rows(
     calls = method_calls(case)
     ex = extras(case)
     fwd = summarize(times["forward"]).median
-    cam_t = times["camlib CAM"]
+    cam_t = times["camlib cam"]
     over = ratio_stats(cam_t, times["forward"])
     vs_tc = ratio_stats(times["torchcam CAM"], cam_t)  # throughput camlib / torchcam
     vs_pgc = ratio_stats(times["pytorch-grad-cam GradCAM"], cam_t)
-    gc_vs_pgc = ratio_stats(times["pytorch-grad-cam GradCAM"], times["camlib grad_cam"])
+    gc_vs_pgc = ratio_stats(times["pytorch-grad-cam GradCAM"], times["camlib gradcam"])
     iso_over = ex["camlib"].min / fwd  # best of 21: the intrinsic cost, free of the machine's noise
     iso_tc = (fwd + ex["torchcam"].min) / (fwd + ex["camlib"].min)
     err = agree["cam_vs_torchcam_relu_minmax"]
@@ -321,7 +341,7 @@ def goal_rows(
     out[case.name]["isolated_extra"] = ex
     profiled = []
     if not (checks[0][3] and checks[1][3]):
-        profiled += ["forward", "camlib CAM", "torchcam CAM"]
+        profiled += ["forward", "camlib cam", "torchcam CAM"]
     if not checks[2][3]:
         profiled.append("pytorch-grad-cam GradCAM")
     for name in profiled:

@@ -1,17 +1,19 @@
 """The course's command line: ``python -m camlib {train,evaluate,reproduce,doctor,prefetch} --help``.
 
-Each command lives in the module that owns its concept and registers itself with ``add_cli(subparsers)``.
+Each command lives in the room that owns its concept and registers itself with ``add_cli(subparsers)``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-# module -> it registers these sub-commands
-COMMAND_MODULES = ("camlib.train", "camlib.reproduce", "camlib.doctor", "camlib.prefetch")
+from camlib import doctor, prefetch, reproduce
+from camlib.train import cli as train_cli
+
+# each registers its sub-commands: train and evaluate, reproduce, doctor, prefetch
+COMMAND_MODULES = (train_cli, reproduce, doctor, prefetch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Class Activation Mapping course tools (Zhou et al., CVPR 2016).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_cli(sub)
+    for module in COMMAND_MODULES:
+        module.add_cli(sub)
     return parser
 
 

@@ -46,7 +46,7 @@ class Components(NamedTuple):
     area: Tensor
 
 
-def check_maps(maps: Tensor, name: str = "maps") -> None:
+def validate_maps(maps: Tensor, name: str = "maps") -> None:
     """Raise a ``ValueError`` naming the fix unless ``maps`` is a finite (H, W) or (B, H, W) tensor."""
     if not isinstance(maps, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, H, W), got {type(maps).__name__}")
@@ -57,7 +57,7 @@ def check_maps(maps: Tensor, name: str = "maps") -> None:
         raise ValueError(f"{name} contain NaN or inf: check the model's weights and the input images")
 
 
-def check_tau(tau: float) -> None:
+def validate_tau(tau: float) -> None:
     """Raise a ``ValueError`` unless ``0 <= tau <= 1`` (a fraction of the map's max)."""
     if not 0.0 <= float(tau) <= 1.0:
         raise ValueError(f"tau is a fraction of the map's max and must be in [0, 1], got {tau} (20% is 0.2)")
@@ -78,8 +78,8 @@ def threshold_maps(maps: Tensor, tau: float = 0.2) -> Tensor:
     >>> threshold_maps(torch.zeros(2, 2)).any().item()
     False
     """
-    check_maps(maps)
-    check_tau(tau)
+    validate_maps(maps)
+    validate_tau(tau)
     if maps.dtype == torch.bool:
         return maps
     peak = maps.flatten(-2).amax(-1)[..., None, None]  # (B, 1, 1) or (1, 1)
@@ -99,7 +99,7 @@ def packed_rows(row_nonempty: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _components_rows(rows: np.ndarray, row_id: np.ndarray, h: int) -> tuple[np.ndarray, ...]:
+def component_rows(rows: np.ndarray, row_id: np.ndarray, h: int) -> tuple[np.ndarray, ...]:
     """Components of packed (R, W) bool ``rows`` as int64 arrays ``(image, x1, y1, x2, y2, area)``.
 
     ``row_id`` (R,) gives each packed row's original index ``image * h + y``. One :func:`scipy.ndimage.label`
@@ -135,13 +135,13 @@ def _components_rows(rows: np.ndarray, row_id: np.ndarray, h: int) -> tuple[np.n
 
 def _components_np(masks: np.ndarray) -> tuple[np.ndarray, ...]:
     """Components of (B, H, W) bool ``masks``: the images stacked into one tall image, an empty row after
-    each, empty rows squeezed (:func:`packed_rows`), labelled in one call; see :func:`_components_rows`."""
+    each, empty rows squeezed (:func:`packed_rows`), labelled in one call; see :func:`component_rows`."""
     b, h, w = masks.shape
     tall = np.zeros((b, h + 1, w), dtype=bool)  # (B, H+1, W): row H of each image stays empty
     tall[:, :h] = masks
     tall = tall.reshape(b * (h + 1), w)  # (B*(H+1), W)
     idx = packed_rows(np.any(tall, axis=1))
-    return _components_rows(tall[idx], idx - idx // (h + 1), h)  # tall row b*(H+1)+y -> b*H+y
+    return component_rows(tall[idx], idx - idx // (h + 1), h)  # tall row b*(H+1)+y -> b*H+y
 
 
 def connected_components(masks: Tensor) -> Components:
@@ -157,7 +157,7 @@ def connected_components(masks: Tensor) -> Components:
     >>> c.boxes.tolist(), c.area.tolist()
     ([[0.0, 0.0, 2.0, 2.0]], [2])
     """
-    check_maps(masks, "masks")
+    validate_maps(masks, "masks")
     m = masks.detach().to("cpu", torch.bool).numpy()
     image, x1, y1, x2, y2, area = _components_np(m.reshape(-1, *m.shape[-2:]))
     boxes = torch.from_numpy(np.stack([x1, y1, x2, y2], axis=1).astype(np.float32))  # (n, 4)

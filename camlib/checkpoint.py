@@ -15,7 +15,6 @@ model) raises :class:`CheckpointError`, whose message says what is wrong and how
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import pickle
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 import camlib
+from camlib.files import sha256_file
 from camlib.models import ModelSpec, build_model
 
 FORMAT = "camlib-checkpoint"
@@ -41,22 +41,6 @@ DATASETS: dict[str, str] = {"shapes": "camlib.data.shapes:Shapes"}
 
 class CheckpointError(ValueError):
     """A checkpoint file cannot be used; the message names the problem and the fix."""
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes.
-
-    >>> import tempfile
-    >>> with tempfile.NamedTemporaryFile(delete=False) as f:
-    ...     _ = f.write(b"abc")
-    >>> sha256_file(f.name)[:16]
-    'ba7816bf8f01cfea'
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def plain(obj: Any) -> Any:

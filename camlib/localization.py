@@ -1,15 +1,16 @@
 """Weakly-supervised localization of a model over a dataset: maps -> boxes -> every metric, in one pass.
 
-One loop serves ``python -m camlib evaluate`` (through :func:`checkpoint_metrics`), ``python -m camlib
-reproduce`` and the notebooks. A *method* turns ``(model, images, labels)`` into maps of the TRUE class
-(B, 1, h, w): the CAM, Grad-CAM, gradient saliency, or the model-free centred-box prior. Top-1 localization
-needs the predicted class's map only when the prediction is right, and then it IS the true class's map, so
-the true class's map gives every metric (see :mod:`camlib.metrics`).
+One loop serves ``python -m camlib evaluate`` (through :func:`localization_metrics`), ``python -m camlib
+reproduce`` and the notebooks. A *method* is a name of the registry :data:`camlib.cam.METHODS` (CAM, Grad-CAM,
+gradient saliency, ...); it maps the TRUE class of each image, and the logits of that same forward pass score
+the classification. The model-free centred-box prior has its own entry point, :func:`localize_center_prior`.
+Top-1 localization needs the predicted class's map only when the prediction is right, and then it IS the true
+class's map, so the true class's map gives every metric (see :mod:`camlib.metrics`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,41 +18,16 @@ import torch
 from torch import Tensor, nn
 
 from camlib.boxes import largest_component_box
-from camlib.cam import class_activation_maps, find_cam_head, grad_cam, upsample
-from camlib.data.sample import Batch
+from camlib.cam import default_method, evaluation, get_method, upsample
+from camlib.data.sample import Batch, Sample, SampleDataset, as_dataset
 from camlib.metrics import BoxAccResult, LocalizationMeter, LocalizationResult, MaxBoxAccMeter, PxAPMeter
-from camlib.saliency import gradient_saliency
 
-MapFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
-
-#: the paper's box rule: keep the pixels above 20% of the map's max (Zhou et al., Sec. 4.1)
+#: the paper's box rule: keep the pixels above 20% of the map's max (Zhou et al., CVPR 2016, Sec. 3.1)
 PAPER_TAU = 0.2
 #: the authors' released code thresholds an 8-bit heatmap at 20, 100 and 110 out of 255
 RELEASED_CODE_TAUS = (20 / 255, 100 / 255, 110 / 255)
-
-
-def _cam(model: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
-    return class_activation_maps(model, x, classes=labels).maps  # (B, 1, h, w)
-
-
-def _grad_cam(model: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
-    return grad_cam(model, x, classes=labels).maps  # (B, 1, h, w)
-
-
-def _saliency(model: nn.Module, x: Tensor, labels: Tensor) -> Tensor:
-    return gradient_saliency(model, x, classes=labels).maps  # (B, 1, H, W)
-
-
-METHODS: dict[str, MapFn] = {"cam": _cam, "gradcam": _grad_cam, "saliency": _saliency}
-
-
-def default_method(model: nn.Module) -> str:
-    """``"cam"`` for a model with a GAP/GMP + linear head, else ``"gradcam"``."""
-    try:
-        find_cam_head(model)
-    except ValueError:
-        return "gradcam"
-    return "cam"
+#: the name of the model-free baseline of :func:`localize_center_prior` in reports
+CENTER = "center"
 
 
 def center_prior(height: int, width: int, box_wh: tuple[float, float]) -> Tensor:
@@ -87,7 +63,7 @@ class LocalizationReport:
     """Everything :func:`localize` measured (percentages in 0..100).
 
     Attributes:
-        method: the map method (``"cam"``, ``"gradcam"``, ``"saliency"``, ``"center"``).
+        method: the map method (a name of :data:`camlib.cam.METHODS`, or ``"center"`` for the prior).
         loc: classification errors, top-1/top-5 localization errors and GT-known localization at ``tau``.
         box_acc: MaxBoxAcc, MaxBoxAccV2 and the BoxAcc(tau, delta) curves.
         pxap: PxAP against the masks (``None`` when the dataset has no masks).
@@ -116,101 +92,126 @@ class LocalizationReport:
         return {k: round(float(v), 2) for k, v in out.items()}
 
 
-def _batches(ds: Any, batch_size: int, device: torch.device, limit: int | None) -> Any:
+def _batches(
+    data: SampleDataset | Sequence[Sample], batch_size: int, device: torch.device, limit: int | None
+) -> Iterator[Batch]:
+    ds = as_dataset(data)
     n = len(ds) if limit is None else min(limit, len(ds))
     for start in range(0, n, batch_size):
-        idx = list(range(start, min(start + batch_size, n)))
-        if hasattr(ds, "batch"):
-            yield ds.batch(idx, device=device)
-        else:
-            from camlib.data.sample import collate
+        batch = ds.batch(range(start, min(start + batch_size, n)), device=device)
+        if batch.boxes is None:
+            raise ValueError(
+                "the dataset has no boxes: localization cannot be measured (use CAMs without metrics)"
+            )
+        yield batch
 
-            yield collate([ds[i] for i in idx]).to(device)
+
+class _Meters:
+    """The three meters of a localization report, updated together."""
+
+    def __init__(self, step: float) -> None:
+        self.loc, self.boxacc, self.px = LocalizationMeter(), MaxBoxAccMeter(step=step), PxAPMeter(step=step)
+        self.has_masks = True
+
+    def update(self, logits: Tensor, batch: Batch, maps: Tensor, boxes: Tensor) -> None:
+        assert batch.boxes is not None
+        self.loc.update(logits, batch.labels, boxes, batch.boxes)
+        self.boxacc.update(maps, batch.boxes)
+        if batch.masks is not None:
+            self.px.update(maps, batch.masks)
+        else:
+            self.has_masks = False
+
+    def report(self, method: str, tau: float) -> LocalizationReport:
+        pxap = self.px.compute().pxap if self.has_masks else None
+        return LocalizationReport(method, self.loc.compute(), self.boxacc.compute(), pxap, tau)
 
 
 def localize(
-    model: nn.Module | None,
-    ds: Any,
+    model: nn.Module,
+    ds: SampleDataset | Sequence[Sample],
     method: str | None = None,
     *,
     batch_size: int = 250,
     device: str | torch.device = "cpu",
     tau: float = PAPER_TAU,
     upsample_mode: str = "bilinear",
-    box_wh: tuple[float, float] | None = None,
-    classifier: nn.Module | None = None,
     limit: int | None = None,
     step: float = 0.01,
 ) -> LocalizationReport:
-    """Measure a map method's localization on a dataset with boxes (and masks for PxAP).
+    """Measure a map method's localization on a dataset with boxes (and masks for PxAP), in one pass.
+
+    Each batch costs what the method costs (one forward pass for CAM): the method's own logits score the
+    classification.
 
     Args:
-        model: the network whose maps are measured (``None`` for ``method="center"``), in eval mode.
-        ds: a dataset of :class:`~camlib.data.Sample` with boxes (``Shapes``, ``OxfordPets``, ``CUB``).
-        method: ``"cam"``, ``"gradcam"``, ``"saliency"`` or ``"center"``; default :func:`default_method`.
+        model: the network whose maps are measured.
+        ds: a :class:`~camlib.data.SampleDataset` with boxes (``Shapes``, ``OxfordPets``, ``CUB``).
+        method: a name of :data:`camlib.cam.METHODS`; default :func:`camlib.cam.default_method`.
         batch_size: images per forward pass.
         device: where to run.
         tau: the fixed threshold of the paper's box rule (fraction of the max) for top-1/GT-known loc.
         upsample_mode: how maps are resized to the image (``"bilinear"``, ``"bicubic"``, ``"nearest"``).
-        box_wh: mean (width, height) of the objects, for ``"center"`` (required there).
-        classifier: the model whose logits score classification for ``"center"`` (default: none, errors = 100).
         limit: measure only the first ``limit`` images.
         step: spacing of the MaxBoxAcc threshold grid.
 
     Returns:
         A :class:`LocalizationReport`.
     """
+    name = default_method(model) if method is None else method
+    fn = get_method(name)
     dev = torch.device(device)
-    if method is None:
-        if model is None:
-            raise ValueError("pass a model, or method='center' for the model-free baseline")
-        method = default_method(model)
-    if method == "center" and box_wh is None:
-        raise ValueError(
-            "method='center' needs box_wh=(mean width, mean height), e.g. from the training split"
-        )
-    if method not in METHODS and method != "center":
-        raise ValueError(f"unknown method {method!r}: use one of {sorted(METHODS) + ['center']}")
-    scorer = classifier if method == "center" else model
-    loc, boxacc, px = LocalizationMeter(), MaxBoxAccMeter(step=step), PxAPMeter(step=step)
-    has_masks = True
+    meters = _Meters(step)
     for batch in _batches(ds, batch_size, dev, limit):
-        assert isinstance(batch, Batch)
-        if batch.boxes is None:
-            raise ValueError(
-                "the dataset has no boxes: localization cannot be measured (use CAMs without metrics)"
-            )
-        x, labels = batch.images, batch.labels
-        h, w = x.shape[-2:]
-        if method == "center":
-            assert box_wh is not None
-            maps = center_prior(h, w, box_wh).to(dev).expand(len(labels), h, w)  # (B, H, W)
-            boxes = center_box(h, w, box_wh).to(dev).expand(len(labels), 4)  # (B, 4)
+        out = fn(model, batch.images, batch.labels)  # maps (B, 1, h', w') of the true class
+        h, w = batch.images.shape[-2:]
+        maps = out.maps if out.maps.shape[-2:] == (h, w) else upsample(out.maps, (h, w), upsample_mode)
+        maps = maps[:, 0]  # (B, H, W)
+        meters.update(out.logits, batch, maps, largest_component_box(maps, tau))
+    return meters.report(name, tau)
+
+
+def localize_center_prior(
+    ds: SampleDataset | Sequence[Sample],
+    box_wh: tuple[float, float],
+    classifier: nn.Module | None = None,
+    *,
+    batch_size: int = 250,
+    device: str | torch.device = "cpu",
+    limit: int | None = None,
+    step: float = 0.01,
+) -> LocalizationReport:
+    """The model-free baseline: the centred box of the mean size, and :func:`center_prior` maps.
+
+    Args:
+        ds: a dataset with boxes.
+        box_wh: mean (width, height) of the objects, e.g. from the training split
+            (:func:`camlib.data.shapes.mean_box_size`).
+        classifier: the model whose logits score classification (default: none, every error is 100%).
+        batch_size, device, limit, step: as :func:`localize`.
+    """
+    dev = torch.device(device)
+    meters = _Meters(step)
+    for batch in _batches(ds, batch_size, dev, limit):
+        n, (h, w) = len(batch), batch.images.shape[-2:]
+        maps = center_prior(h, w, box_wh).to(dev).expand(n, h, w)  # (B, H, W)
+        boxes = center_box(h, w, box_wh).to(dev).expand(n, 4)  # (B, 4)
+        if classifier is not None:
+            with evaluation(classifier), torch.no_grad():
+                logits = classifier(batch.images).float()
         else:
-            assert model is not None
-            raw = METHODS[method](model, x, labels)  # (B, 1, h', w')
-            maps = upsample(raw, (h, w), upsample_mode)[:, 0] if raw.shape[-2:] != (h, w) else raw[:, 0]
-            boxes = largest_component_box(maps, tau)  # (B, 4)
-        if scorer is not None:
-            with torch.no_grad():
-                logits = scorer(x).float()
-        else:
-            logits = torch.zeros(len(labels), int(labels.max()) + 2, device=dev)
+            logits = torch.zeros(n, int(batch.labels.max()) + 2, device=dev)
             logits[:, -1] = 1.0  # a dummy class that is never right
-        loc.update(logits, labels, boxes, batch.boxes)
-        boxacc.update(maps, batch.boxes)
-        if batch.masks is not None:
-            px.update(maps, batch.masks)
-        else:
-            has_masks = False
-    return LocalizationReport(
-        method, loc.compute(), boxacc.compute(), px.compute().pxap if has_masks else None, tau
-    )
+        meters.update(logits, batch, maps, boxes)
+    return meters.report(CENTER, 0.0)
 
 
-def checkpoint_metrics(model: nn.Module, ds: Any, *, batch_size: int, device: torch.device) -> dict[str, Any]:
+def localization_metrics(
+    model: nn.Module, data: SampleDataset | Sequence[Sample], *, batch_size: int, device: torch.device
+) -> dict[str, Any]:
     """The localization metrics ``python -m camlib evaluate`` adds (when the dataset has boxes)."""
-    if not len(ds) or getattr(ds[0], "box", None) is None:
+    ds = as_dataset(data)
+    if not len(ds) or ds.batch([0]).boxes is None:
         return {}
     report = localize(model, ds, batch_size=batch_size, device=device)
     return {"localization_method": report.method, **report.summary()}

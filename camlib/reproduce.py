@@ -21,9 +21,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from camlib.localization import PAPER_TAU, RELEASED_CODE_TAUS, LocalizationReport, localize
+from camlib import zoo
+from camlib.cam import METHODS
+from camlib.checkpoint import dataset_from_meta, load_checkpoint
+from camlib.data.sample import SampleDataset
+from camlib.data.shapes import mean_box_size
+from camlib.files import REPO_ROOT
+from camlib.localization import (
+    CENTER,
+    PAPER_TAU,
+    RELEASED_CODE_TAUS,
+    LocalizationReport,
+    localize,
+    localize_center_prior,
+)
+from camlib.profile import get_profile
+from camlib.train.cli import main as train_main
+from camlib.viz import plot_box_acc_curves
 
-REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+REPORTS_DIR = REPO_ROOT / "reports"
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class Row:
 
     label: str
     model: str | None
-    method: str
+    method: str  # a name of camlib.cam.METHODS, or CENTER for the model-free prior
 
 
 ROWS = (
@@ -40,8 +56,10 @@ ROWS = (
     Row("GMP + CAM", "gmp", "cam"),
     Row("FC + gradient saliency", "fc", "saliency"),
     Row("FC + Grad-CAM", "fc", "gradcam"),
-    Row("centred box (prior)", None, "center"),
+    Row("centred box (prior)", None, CENTER),
 )
+
+_PAIRS = {(r.model, r.method) for r in ROWS}
 
 COLUMNS = (
     ("top1_cls_err", "cls err ↓"),
@@ -58,15 +76,12 @@ COLUMNS = (
 
 def _models(
     train: bool, profile: str, seed: int, device: torch.device
-) -> tuple[dict[str, nn.Module], Any, Any]:
+) -> tuple[dict[str, nn.Module], SampleDataset, SampleDataset]:
     """The gap / gmp / fc models with the test split and the training split they belong to.
 
     ``train=False`` loads the shipped checkpoints; ``train=True`` re-runs the command each of them records
     (:func:`recipe`) and measures the fresh models instead.
     """
-    from camlib import zoo
-    from camlib.checkpoint import dataset_from_meta
-
     missing = [n for n in ("gap", "gmp", "fc") if n not in zoo.available()]
     if missing:
         raise SystemExit(
@@ -77,15 +92,12 @@ def _models(
         models = {n: zoo.load(n, map_location=str(device)) for n in ("gap", "gmp", "fc")}
         meta = {"dataset": zoo.entry("gap").dataset}
         return models, dataset_from_meta(meta, "test"), dataset_from_meta(meta, "train")
-    from camlib.__main__ import main as camlib_main
-    from camlib.checkpoint import load_checkpoint
-
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("gap", "gmp", "fc"):
             path = Path(tmp) / f"{name}.pt"
             argv = recipe(zoo.entry(name).command, out=path, seed=seed, profile=profile, device=str(device))
-            if camlib_main(argv) != 0:
+            if train_main(argv) != 0:
                 raise SystemExit(
                     f"reproduce --train: training {name} failed: python -m camlib {' '.join(argv)}"
                 )
@@ -135,19 +147,21 @@ def run(
     seed: int = 0,
     device: str = "cpu",
     limit: int | None = None,
+    methods: tuple[str, ...] = (),
 ) -> dict[str, LocalizationReport]:
-    """Measure every row of :data:`ROWS`; returns label -> report."""
-    from camlib.data.shapes import mean_box_size
-
+    """Measure every row of :data:`ROWS`, plus one GAP row per name of ``methods`` (a name of
+    :data:`camlib.cam.METHODS`); returns label -> report."""
     dev = torch.device(device)
     models, test_ds, train_ds = _models(train, profile, seed, dev)
-    box_wh = mean_box_size(train_ds)
+    extra = [Row(f"GAP + {name}", "gap", name) for name in methods if ("gap", name) not in _PAIRS]
     reports = {}
-    for row in ROWS:
-        model = models[row.model] if row.model else None
-        reports[row.label] = localize(
-            model, test_ds, row.method, device=dev, box_wh=box_wh, classifier=models["gap"], limit=limit
-        )
+    for row in (*ROWS, *extra):
+        if row.model is None:
+            reports[row.label] = localize_center_prior(
+                test_ds, mean_box_size(train_ds), classifier=models["gap"], device=dev, limit=limit
+            )
+        else:
+            reports[row.label] = localize(models[row.model], test_ds, row.method, device=dev, limit=limit)
     return reports
 
 
@@ -208,6 +222,14 @@ def add_cli(subparsers: Any) -> None:
         action="store_true",
         help="retrain the three models with the commands recorded in data/checkpoints/manifest.json",
     )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=sorted(METHODS),
+        default=[],
+        metavar="METHOD",
+        help=f"also compare these map methods on the GAP network: any of {', '.join(sorted(METHODS))}",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for --train")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps")
     p.add_argument("--limit", type=int, default=None, help="measure only the first N test images")
@@ -219,11 +241,16 @@ def add_cli(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from camlib.profile import get_profile
-
     profile = args.profile or get_profile().name
     t0 = time.perf_counter()
-    reports = run(train=args.train, profile=profile, seed=args.seed, device=args.device, limit=args.limit)
+    reports = run(
+        train=args.train,
+        profile=profile,
+        seed=args.seed,
+        device=args.device,
+        limit=args.limit,
+        methods=tuple(args.methods),
+    )
     seconds = time.perf_counter() - t0
     n = next(iter(reports.values())).loc.num_images
     source = "trained now (--train)" if args.train else "shipped checkpoints (data/checkpoints)"
@@ -257,8 +284,6 @@ def main(args: argparse.Namespace) -> int:
     )
     (out / f"{stem}.md").write_text(md)
     (out / f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
-    from camlib.viz import plot_box_acc_curves
-
     fig = plot_box_acc_curves({label: rep.box_acc for label, rep in reports.items()})
     fig.savefig(out / f"{stem}.png", dpi=100, bbox_inches="tight")
     if args.json:

@@ -28,13 +28,13 @@ from camlib.checkpoint import (
     dataset_from_meta,
     load_checkpoint,
     read_checkpoint,
-    sha256_file,
 )
+from camlib.files import REPO_ROOT, sha256_file
 
 ENV_VAR = "CAMLIB_ZOO_DIR"
 MANIFEST = "manifest.json"
 MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+DEFAULT_DIR = REPO_ROOT / "data" / "checkpoints"
 
 
 @dataclass(frozen=True)

@@ -218,5 +218,5 @@ def test_normalize_and_upsample() -> None:
     assert upsample(maps, (4, 6), "nearest")[0, 0, 0].tolist() == [0.0, 0.0, 0.0, 2.0, 2.0, 2.0]
     with pytest.raises(ValueError, match="mode"):
         upsample(maps, 8, "area")
-    with pytest.raises(ValueError, match=r"\(B, K, h, w\)"):
+    with pytest.raises(ValueError, match=r"\(B, N, h, w\)"):
         upsample(maps[0], 8)

@@ -18,9 +18,9 @@ from camlib.checkpoint import (
     plain,
     read_checkpoint,
     save_checkpoint,
-    sha256_file,
 )
 from camlib.data.shapes import Shapes
+from camlib.files import sha256_file
 from camlib.models import FCNet, ModelSpec, NetConfig, build_model
 
 TINY = NetConfig(widths=(8, 16), downsample=2)

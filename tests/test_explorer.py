@@ -14,12 +14,17 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from camlib.boxes import iou, largest_component_box  # noqa: E402
-from camlib.cam import class_activation_maps, grad_cam, normalize, upsample  # noqa: E402
+from camlib.cam import (  # noqa: E402
+    class_activation_maps,
+    grad_cam,
+    gradient_saliency,  # noqa: E402
+    normalize,
+    upsample,
+)
 from camlib.data import Sample  # noqa: E402
 from camlib.data.shapes import Shapes  # noqa: E402
 from camlib.explorer import CAMExplorer  # noqa: E402
 from camlib.models import FCNet, GAPNet, NetConfig  # noqa: E402
-from camlib.saliency import gradient_saliency  # noqa: E402
 
 TINY = NetConfig(widths=(8, 16), downsample=2)
 # labels chosen so that a model that always predicts class 2 is right on 0-3 and wrong on 4-9
@@ -229,14 +234,14 @@ def test_gradcam_and_saliency_for_models_without_gap(samples: list[Sample]) -> N
     torch.manual_seed(0)
     fc = FCNet(6, TINY, hidden=(16,), grid=2).eval()
     app = CAMExplorer({"GAP": _net(), "FC": fc, "FC-sal": fc}, samples, methods={"FC-sal": "saliency"})
-    assert [m for m, _ in app.methods.values()] == ["cam", "grad_cam", "saliency"]
+    assert [m for m, _ in app.methods.values()] == ["cam", "gradcam", "saliency"]
     x = samples[5].image[None]
     for cls in (2, 4):  # 2: predicted, its maps were computed in batches at build time; 4: on demand
         s = app.show(index=5, cls=cls, tau=0.3)
         for panel, fn in zip(s.panels[1:], (grad_cam, gradient_saliency), strict=True):
             maps = upsample(fn(fc, x, [cls]).maps, 32, "bilinear")[0, 0]  # saliency is at 32 px already
             assert panel.box == tuple(largest_component_box(normalize(maps), 0.3).tolist())
-    assert "(grad_cam)" in app.status.value and "(saliency)" in app.status.value
+    assert "(gradcam)" in app.status.value and "(saliency)" in app.status.value
 
 
 def test_shapes_dataset_directly() -> None:
@@ -254,8 +259,15 @@ def test_bad_construction_names_the_fix(samples: list[Sample]) -> None:
         CAMExplorer(_net(), [])
     with pytest.raises(ValueError, match="same classes"):
         CAMExplorer({"a": _net(), "b": GAPNet(3, TINY)}, samples)
-    with pytest.raises(ValueError, match="unknown method 'gradcam'"):
-        CAMExplorer(_net(), samples, method="gradcam")
+    with pytest.raises(ValueError, match="unknown method 'grad_cam'"):
+        CAMExplorer(_net(), samples, method="grad_cam")
+    with pytest.raises(ValueError, match="no global pooling.*gapify"):  # CAM is undefined without a GAP head
+        CAMExplorer(FCNet(6, TINY, hidden=(16,), grid=2), samples, method="cam")
+    for bad, match in (({"tau": 5}, "tau must be a number in"), ({"cmap": "hot"}, "cmap must be one of")):
+        with pytest.raises(ValueError, match=match):
+            CAMExplorer(_net(), samples, **bad)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        CAMExplorer(_net(), samples, colour="red")
     with pytest.raises(ValueError, match=r"`methods` names \['FC'\]"):
         CAMExplorer({"GAP": _net()}, samples, methods={"FC": "saliency"})
     with pytest.raises(ValueError, match="2 class names for models with 6 classes"):

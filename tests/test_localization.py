@@ -7,11 +7,12 @@ import torch
 from torch import Tensor, nn
 
 from camlib import localization as L
-from camlib.data.sample import Sample
+from camlib.cam import METHODS, CAMOutput, default_method
+from camlib.data.sample import CollatedDataset, Sample
 from camlib.models import FCNet, GAPNet, NetConfig
 
 
-class MaskImages:
+class MaskImages(CollatedDataset):
     """Images whose first channel IS the object mask: an 'oracle' method can return it as its map."""
 
     def __init__(self, n: int = 12, side: int = 32) -> None:
@@ -40,7 +41,7 @@ class LabelOracle(nn.Module):
         super().__init__()
         self.labels = labels
         self.seen = 0
-        self.conv = nn.Conv2d(3, 1, 1)  # so check_input finds the channel count
+        self.conv = nn.Conv2d(3, 1, 1)  # so validate_images finds the channel count
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.labels[self.seen : self.seen + len(x)]
@@ -48,9 +49,15 @@ class LabelOracle(nn.Module):
         return nn.functional.one_hot(y, 3).float()
 
 
+def _oracle(
+    model: nn.Module, x: Tensor, classes: Tensor, *, target_layer: nn.Module | None = None
+) -> CAMOutput:
+    return CAMOutput(x[:, :1], model(x), classes[:, None])  # the mask as the map, the model's logits
+
+
 def test_oracle_maps_score_100(monkeypatch: pytest.MonkeyPatch) -> None:
     ds = MaskImages()
-    monkeypatch.setitem(L.METHODS, "oracle", lambda model, x, labels: x[:, :1])
+    monkeypatch.setitem(METHODS, "oracle", _oracle)
     model = LabelOracle(torch.tensor([s.label for s in ds.samples]))
     rep = L.localize(model, ds, "oracle", batch_size=5)
     s = rep.summary()
@@ -84,21 +91,19 @@ def test_center_baseline_on_centred_objects_is_perfect() -> None:
             img = torch.zeros(3, 32, 32)
             self.samples = [Sample(img, 0, torch.tensor([12.0, 8, 20, 24]), mask)] * 4
 
-    rep = L.localize(None, Centred(), "center", box_wh=(8.0, 16.0))
+    rep = L.localize_center_prior(Centred(), box_wh=(8.0, 16.0))
     assert rep.summary()["gt_known_loc"] == 100.0 and rep.summary()["max_box_acc_v2"] == 100.0
     assert rep.summary()["top1_cls_err"] == 100.0  # no classifier: classification is never right
 
 
 def test_default_method_and_bad_calls() -> None:
-    assert L.default_method(GAPNet(3, NetConfig(widths=(4,), downsample=1))) == "cam"
-    assert L.default_method(FCNet(3, NetConfig(widths=(4,), downsample=1), hidden=(4,), grid=2)) == "gradcam"
+    assert default_method(GAPNet(3, NetConfig(widths=(4,), downsample=1))) == "cam"
+    assert default_method(FCNet(3, NetConfig(widths=(4,), downsample=1), hidden=(4,), grid=2)) == "gradcam"
     ds = MaskImages(4)
-    with pytest.raises(ValueError, match="box_wh"):
-        L.localize(None, ds, "center")
-    with pytest.raises(ValueError, match="unknown method 'lrp'"):
+    with pytest.raises(ValueError, match="unknown map method 'lrp'"):
         L.localize(GAPNet(3), ds, "lrp")
-    with pytest.raises(ValueError, match="method='center'"):
-        L.localize(None, ds)
+    with pytest.raises(ValueError, match="unknown map method 'center'"):  # the prior has its own function
+        L.localize(GAPNet(3), ds, "center")
 
     class NoBoxes(MaskImages):
         def __getitem__(self, i: int) -> Sample:
@@ -107,7 +112,9 @@ def test_default_method_and_bad_calls() -> None:
 
     with pytest.raises(ValueError, match="no boxes"):
         L.localize(GAPNet(3, NetConfig(widths=(4,), downsample=1)).eval(), NoBoxes(4), "cam")
-    assert L.checkpoint_metrics(GAPNet(3).eval(), NoBoxes(2), batch_size=2, device=torch.device("cpu")) == {}
+    assert (
+        L.localization_metrics(GAPNet(3).eval(), NoBoxes(2), batch_size=2, device=torch.device("cpu")) == {}
+    )
 
 
 @pytest.mark.parametrize("method", ["cam", "gradcam", "saliency"])

@@ -12,9 +12,10 @@ from torch.utils.data import DataLoader
 from torchvision.ops import masks_to_boxes
 
 from camlib.data.cub import CUB
-from camlib.data.folder import DatasetNotFoundError, ImageFolder, data_dir, scale_box
+from camlib.data.folder import DatasetNotFoundError, ImageFolder, scale_box
 from camlib.data.pets import OxfordPets, box_from_mask
 from camlib.data.sample import collate
+from camlib.files import data_dir
 
 # --- Oxford-IIIT Pet -------------------------------------------------------------------------------------
 # torchvision's layout: <root>/oxford-iiit-pet/images/<id>.jpg, annotations/trimaps/<id>.png,

@@ -10,7 +10,7 @@ import pytest
 
 from camlib import reproduce, zoo
 from camlib.__main__ import main
-from camlib.train_cli import add_cli as add_train_cli
+from camlib.train.cli import add_cli as add_train_cli
 
 SHIPPED = all(n in zoo.available() for n in ("gap", "gmp", "fc"))
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Tests of camlib.saliency: exact values on a linear model, batch independence, the API shared with CAM."""
+"""Tests of camlib.cam.methods.saliency: exact values on a linear model, batch independence, the API shared with CAM."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from camlib.cam import class_activation_maps
+from camlib.cam import class_activation_maps, gradient_saliency
 from camlib.models import FCNet, GAPNet, NetConfig
-from camlib.saliency import gradient_saliency
 
 SMALL = NetConfig(widths=(8, 16), downsample=2)
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from torchvision.ops import masks_to_boxes
 
 from camlib.data.shapes import PRESETS, Shapes, ShapesConfig, mean_box_size
-from camlib.data.shapes_classes import CREATURES
-from camlib.data.shapes_draw import fill_rows, pixel_centres, polygon_rows, rotated_ellipse_rows
-from camlib.data.shapes_random import mix32, split_key, uniform
+from camlib.data.shapes.classes import CREATURES
+from camlib.data.shapes.draw import fill_rows, pixel_centres, polygon_rows, rotated_ellipse_rows
+from camlib.data.shapes.rng import mix32, split_key, uniform
 
 REPO = Path(__file__).resolve().parents[1]
 N = 64  # image side used throughout

@@ -14,14 +14,15 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from camlib import distributed as D
 from camlib.__main__ import main
 from camlib.checkpoint import load_checkpoint
-from camlib.data.sample import Batch, Sample
+from camlib.data.sample import Batch, CollatedDataset, Sample
 from camlib.data.shapes import Shapes
 from camlib.models import GAPNet, NetConfig
-from camlib.train import EpochStats, History, evaluate, fit, iter_batches, select_device, train_mode
-from camlib.train_cli import checkpoint_metrics
+from camlib.train import EpochStats, History, evaluate, fit, select_device, train_mode
+from camlib.train import distributed as D
+from camlib.train.batches import iter_batches
+from camlib.train.cli import checkpoint_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = NetConfig(widths=(8, 16), downsample=2)
@@ -77,11 +78,12 @@ class ToyShapes:
         return cls(**d)
 
 
-class NoBatch:
-    """The same samples without the ``batch`` fast path: forces the DataLoader path."""
+class NoBatch(CollatedDataset):
+    """The same samples read one by one (a photo dataset's path): forces the DataLoader path."""
 
     def __init__(self, ds: Any) -> None:
         self.ds = ds
+        self.class_names = ds.class_names
 
     def __len__(self) -> int:
         return len(self.ds)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from camlib.viz_maps import show_map_grid
+from camlib.viz.maps import show_map_grid
 
 matplotlib.use("Agg")
 
@@ -87,7 +87,7 @@ def _box_acc_result() -> Any:
 
 
 def test_box_acc_taus_draws_one_line_per_tau_per_panel() -> None:
-    from camlib.viz_maps import plot_box_acc_taus
+    from camlib.viz.maps import plot_box_acc_taus
 
     fig = plot_box_acc_taus({"toy": _box_acc_result()}, {"paper": 0.2, "code": 20 / 255})
     panels = [ax for ax in fig.axes if ax.get_xlabel()]
@@ -102,7 +102,7 @@ def test_box_acc_taus_draws_one_line_per_tau_per_panel() -> None:
 
 
 def test_box_acc_taus_rejects_tau_outside_unit_interval() -> None:
-    from camlib.viz_maps import plot_box_acc_taus
+    from camlib.viz.maps import plot_box_acc_taus
 
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         plot_box_acc_taus({"toy": _box_acc_result()}, {"percent by mistake": 20})

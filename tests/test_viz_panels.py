@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from camlib.data.shapes import Shapes  # noqa: E402
-from camlib.viz_panels import plot_dataset_stats, show_maps, show_rows  # noqa: E402
+from camlib.viz.panels import plot_dataset_stats, show_maps, show_rows  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch.utils.data import Dataset
-
 from camlib.data.folder import (
     DEFAULT_IMAGE_SIZE,
     DatasetNotFoundError,
-    data_dir,
     load_mask,
     load_rgb,
     scale_box,
 )
-from camlib.data.sample import Sample
+from camlib.data.sample import CollatedDataset, Sample
+from camlib.files import data_dir
 
 CUB_URL = "https://data.caltech.edu/records/65de6-vp158"
 CUB_MASKS_URL = "https://data.caltech.edu/records/w9d68-gec53"
@@ -60,7 +58,7 @@ def class_name(folder: str) -> str:
     return folder.split(".", 1)[-1].replace("_", " ")
 
 
-class CUB(Dataset[Sample]):
+class CUB(CollatedDataset):
     """CUB-200-2011 with its boxes, and its masks when the segmentations are present.
 
     Each sample: image (3, S, S) float32 in [0, 1] (resized to a square, no crop), label in 0..199
@@ -100,7 +98,7 @@ class CUB(Dataset[Sample]):
         needed = [base / name for name in FILES] + [base / "images"]
         seg_dir = self.root / "segmentations"
         if download and not (all(p.exists() for p in needed) and (masks is not True or seg_dir.is_dir())):
-            from camlib.prefetch import fetch_group  # lazy: prefetch imports this package
+            from camlib.prefetch import fetch_group  # lazy: only when asked to download
 
             fetch_group("cub", root=self.root)
         how = (

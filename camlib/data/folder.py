@@ -5,13 +5,11 @@ cropping, so that a box scales by ``(S / W, S / H)`` and nothing is cut off (the
 Choe et al., CVPR 2020, also resizes test images to 224 x 224 without a crop). Boxes are torchvision XYXY in
 the resized image's pixels with exclusive right/bottom edges: pixels 0..9 -> ``(0, 0, 10, 10)``.
 
-Data lives under ``data/`` at the repository root, or wherever the environment variable ``CAMLIB_DATA``
-points (a shared folder on a JupyterHub, a USB stick).
+Where data lives is :func:`camlib.files.data_dir` (``data/``, or ``$CAMLIB_DATA``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,19 +17,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from camlib.data.sample import Sample
+from camlib.data.sample import CollatedDataset, Sample
 
-DATA_ENV = "CAMLIB_DATA"
 DEFAULT_IMAGE_SIZE = 224
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-def data_dir() -> Path:
-    """The folder that holds datasets, weights and checkpoints: ``$CAMLIB_DATA``, else the repo's ``data/``."""
-    env = os.environ.get(DATA_ENV, "").strip()
-    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "data"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -104,7 +94,7 @@ def _is_image(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-class ImageFolder(Dataset[Sample]):
+class ImageFolder(CollatedDataset):
     """Your own photos, for CAMs without metrics (there are no boxes).
 
     Two layouts: class subfolders (``root/<class>/<image>``, as ``torchvision.datasets.ImageFolder``; labels

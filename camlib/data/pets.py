@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset
 from torchvision.ops import masks_to_boxes
 
-from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, data_dir, square_tensor
-from camlib.data.sample import Sample
+from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, square_tensor
+from camlib.data.sample import CollatedDataset, Sample
+from camlib.files import data_dir
 
 PETS_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/"
 PET, BACKGROUND, BORDER = 1, 2, 3  # trimap values
@@ -44,7 +44,7 @@ def box_from_mask(mask: Tensor) -> Tensor:
     return box + torch.tensor([0.0, 0.0, 1.0, 1.0])
 
 
-class OxfordPets(Dataset[Sample]):
+class OxfordPets(CollatedDataset):
     """Oxford-IIIT Pet with masks and boxes from the trimaps.
 
     Each sample: image (3, S, S) float32 in [0, 1] (the photo resized to a square, no crop), label in
@@ -53,7 +53,7 @@ class OxfordPets(Dataset[Sample]):
 
     Args:
         root: the folder that holds ``oxford-iiit-pet/``; default ``data/pets`` (see
-            :func:`camlib.data.folder.data_dir`).
+            :func:`camlib.files.data_dir`).
         split: ``"trainval"`` (3,680 photos) or ``"test"`` (3,669).
         image_size: side S of the output square, in pixels (224 by default).
         border_is_object: count the trimap's border band as pet (see the module docstring).
@@ -82,7 +82,7 @@ class OxfordPets(Dataset[Sample]):
         base = self.root / "oxford-iiit-pet"
         needed = [base / "images", base / "annotations" / "trimaps", base / "annotations" / f"{split}.txt"]
         if download and not all(p.exists() for p in needed):
-            from camlib.prefetch import fetch_group  # lazy: prefetch imports this package
+            from camlib.prefetch import fetch_group  # lazy: only when asked to download
 
             fetch_group("pets", root=self.root)
         missing = [p for p in needed if not p.exists()]

@@ -1,0 +1,60 @@
+"""Class activation maps and the methods that grew from them, on one shared base.
+
+Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016: for a network whose last conv
+features f_k(x, y) are globally average-pooled into one linear layer,
+
+    S_c = sum_k w_k^c mean_xy f_k(x, y) + b_c,     M_c(x, y) = sum_k w_k^c f_k(x, y),
+
+so ``S_c = mean_xy M_c + b_c`` exactly. Grad-CAM weighs the channels by the spatial mean of the gradient instead;
+on a GAP network that is w_k^c / (h w), so Grad-CAM = ReLU(M_c) / (h w).
+
+What lives where:
+
+- :mod:`camlib.cam.base`: :class:`CAMOutput`, the owned hook, class gradients and :func:`channel_maps`, the
+  shared part of every channel-weighting method (a method supplies only its weights).
+- :mod:`camlib.cam.head`: the GAP + linear head (:func:`find_cam_head`) and the default target layer.
+- :mod:`camlib.cam.inputs`: what methods accept (:func:`validate_images`, :func:`resolve_classes`).
+- :mod:`camlib.cam.methods`: the methods, one file each, and the registry :data:`METHODS`.
+- :mod:`camlib.cam.postprocess`: :func:`upsample` and :func:`normalize` (raw / max / min-max).
+
+Shapes: B images, C classes of the model, K channels of the feature map, N requested classes per image.
+"""
+
+from __future__ import annotations
+
+from camlib.cam.base import CAMOutput, LayerRecord, capture, channel_maps, class_gradients, evaluation
+from camlib.cam.head import CAMHead, default_target_layer, find_cam_head, has_cam_head
+from camlib.cam.inputs import Classes, resolve_classes, validate_images
+from camlib.cam.methods import METHODS, MapMethod, default_method, get_method, method_name
+from camlib.cam.methods.cam import class_activation_maps
+from camlib.cam.methods.gradcam import grad_cam
+from camlib.cam.methods.saliency import gradient_saliency
+from camlib.cam.postprocess import NORMALIZATIONS, UPSAMPLE_MODES, normalize, upsample
+
+__all__ = [
+    "METHODS",
+    "NORMALIZATIONS",
+    "UPSAMPLE_MODES",
+    "CAMHead",
+    "CAMOutput",
+    "Classes",
+    "LayerRecord",
+    "MapMethod",
+    "capture",
+    "channel_maps",
+    "class_activation_maps",
+    "class_gradients",
+    "default_method",
+    "default_target_layer",
+    "evaluation",
+    "find_cam_head",
+    "get_method",
+    "grad_cam",
+    "gradient_saliency",
+    "has_cam_head",
+    "method_name",
+    "normalize",
+    "resolve_classes",
+    "upsample",
+    "validate_images",
+]

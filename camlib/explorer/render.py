@@ -1,0 +1,260 @@
+"""Pure rendering for the CAM explorer: map -> display map, overlay + boxes -> PIL panel -> PNG bytes.
+
+No widgets and no matplotlib figures here (so nothing can leak): an update of :mod:`camlib.explorer` is a few
+numpy/PIL operations on 64 px images, upscaled with nearest-neighbour for display. Boxes are torchvision XYXY
+in image pixels with exclusive right/bottom edges (pixels 0..9 -> ``(0, 0, 10, 10)``); a box drawn at display
+scale ``s`` covers display pixels ``x1*s .. x2*s - 1``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor
+
+from camlib.cam import normalize, upsample
+from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR, rgb255
+from camlib.viz.figures import overlay
+
+#: the course's box colours (:mod:`camlib.viz.colours`) as RGB: ground truth, box from the map, the part
+GT_RGB, CAM_RGB, PART_RGB = rgb255(GT_COLOUR), rgb255(PRED_COLOUR), rgb255(PART_COLOUR)
+TITLE_HEIGHT = 18
+
+
+@dataclass(frozen=True)
+class PanelState:
+    """What one model shows for the current image and class.
+
+    Attributes:
+        name: the model's name in the app (``"GAP"``).
+        method: how its map is computed (a name of :data:`camlib.cam.METHODS`, or a function's name).
+        pred: its predicted class; ``prob`` the softmax probability of that prediction.
+        cls_prob: the probability it gives to the class whose map is shown.
+        box: XYXY box of the paper's rule at ``tau`` (image pixels, exclusive edges); ``(0, 0, 0, 0)`` = no box.
+        iou: IoU of ``box`` with the ground-truth box, ``None`` when the dataset has no boxes.
+    """
+
+    name: str
+    method: str
+    pred: int
+    prob: float
+    cls_prob: float
+    box: tuple[float, float, float, float]
+    iou: float | None
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """Everything the explorer shows, as plain values (for tests and for the learner's own code).
+
+    Attributes:
+        index: dataset index of the image; ``label`` its true class; ``cls`` the class whose map is shown.
+        tau: threshold as a fraction of the map's max; ``alpha``, ``cmap``, ``upsample``, ``normalised``: the look.
+        filter: the image filter (``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``).
+        gt_box: the ground-truth box (XYXY, exclusive edges) or ``None``; ``part_box`` the part's box or ``None``.
+        panels: one :class:`PanelState` per model, the first model first.
+        message: the last warning (an out-of-range value that was clamped or rejected), else ``""``.
+    """
+
+    index: int
+    label: int
+    cls: int
+    tau: float
+    alpha: float
+    cmap: str
+    upsample: str
+    normalised: bool
+    filter: str
+    gt_box: tuple[float, float, float, float] | None
+    part_box: tuple[float, float, float, float] | None
+    panels: tuple[PanelState, ...]
+    message: str = ""
+
+    @property
+    def pred_box(self) -> tuple[float, float, float, float]:
+        """The first model's box."""
+        return self.panels[0].box
+
+    @property
+    def iou(self) -> float | None:
+        """The first model's IoU with the ground truth."""
+        return self.panels[0].iou
+
+
+def status_html(state: ExplorerState, class_names: Sequence[str], position: str = "") -> str:
+    """The explorer's status line: what the learner sees, in words (HTML, IoUs as ``IoU = 0.512``)."""
+    name = class_names.__getitem__
+    lines = [
+        f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
+        f"map of <b>{name(state.cls)}</b> · τ = {state.tau:.2f}"
+    ]
+    for p in state.panels:
+        ok = "✓ correct" if p.pred == state.label else f"✗ wrong (true: {name(state.label)})"
+        txt = f"<b>{p.name}</b> ({p.method}): predicts <b>{name(p.pred)}</b> ({p.prob:.1%}) {ok}"
+        if state.cls != p.pred:
+            txt += f" · gives {name(state.cls)} {p.cls_prob:.1%}"
+        if p.box[2] <= p.box[0]:
+            txt += " · no box (the map has no positive value)"
+        if p.iou is None:
+            txt += " · IoU = n/a (no ground-truth box)"
+        else:
+            verdict = "≥ 0.5: localised" if p.iou >= 0.5 else "< 0.5: not localised"
+            txt += f" · <span class='cam-iou'>IoU = {p.iou:.3f}</span> ({verdict})"
+        lines.append(txt)
+    lines.append(
+        f"<span style='color:#555'>{GT_COLOUR}: ground-truth box · {PRED_COLOUR}: largest connected region where "
+        f"the map ≥ τ × its max · {PART_COLOUR}: the discriminative part · "
+        f"{'min-max normalised' if state.normalised else 'raw'}"
+        " map</span>"
+    )
+    if state.message:
+        lines.append(f"<span style='color:#b45309'>⚠ {html.escape(state.message, quote=False)}</span>")
+    return "<div class='cam-status-text'>" + "<br>".join(lines) + "</div>"
+
+
+@dataclass(frozen=True)
+class DrawBox:
+    """A box to draw: XYXY in image pixels (exclusive edges), an RGB colour and a line width in display px."""
+
+    box: tuple[float, float, float, float]
+    color: tuple[int, int, int]
+    width: int = 2
+
+
+def display_map(
+    raw: Tensor, size: tuple[int, int], mode: str = "bilinear", normalised: bool = True
+) -> Tensor:
+    """Upsample a raw (h, w) map to the image's (H, W) and, if ``normalised``, min-max it to [0, 1].
+
+    The box of the paper's rule (``m >= tau * max(m)``) is computed on the returned map, so the upsampling
+    mode and the normalisation both move it. Raw maps keep their units (logit contributions, may be negative).
+
+    >>> import torch
+    >>> display_map(torch.tensor([[0.0, 2.0]]), (1, 4), "nearest").tolist()
+    [[0.0, 0.0, 1.0, 1.0]]
+    """
+    up = upsample(raw[None, None].float(), size, mode)[0, 0]  # (1, 1, h, w) -> (H, W)
+    return normalize(up, "minmax") if normalised else up
+
+
+def heat(map_: Tensor, peak: float | None = None) -> np.ndarray:
+    """The (H, W) map as colours' input in [0, 1]: clipped ``map / peak`` (``peak`` default: the map's max).
+
+    Values below 0 show as 0. A map whose peak is <= 0 shows as all zeros.
+
+    >>> import torch
+    >>> heat(torch.tensor([[-1.0, 1.0, 2.0]])).tolist()
+    [[0.0, 0.5, 1.0]]
+    """
+    m = map_.detach().float().cpu()
+    top = float(m.max()) if peak is None else float(peak)
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros(tuple(m.shape), dtype=np.float32)
+    return (m / top).clamp(0.0, 1.0).numpy().astype(np.float32)
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] (or uint8) -> uint8."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def image_rgb(image: Tensor) -> np.ndarray:
+    """A (3, H, W) float image in [0, 1] as (H, W, 3) float32."""
+    return image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()  # (H, W, 3)
+
+
+def base_panel(
+    image: Tensor, heat_map: np.ndarray | None, alpha: float, cmap: str, scale: int
+) -> Image.Image:
+    """The image (``heat_map`` None) or its overlay (:func:`camlib.viz.overlay`), upscaled ``scale``x nearest."""
+    rgb = image_rgb(image)
+    if heat_map is not None:
+        rgb = np.asarray(overlay(rgb, heat_map, alpha=alpha, cmap=cmap))
+    img = Image.fromarray(to_uint8(rgb[..., :3]))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    return img
+
+
+def draw_boxes(panel: Image.Image, boxes: Sequence[DrawBox], scale: int) -> Image.Image:
+    """A copy of ``panel`` with the boxes drawn, each on a 1 px dark rim (zero-area "no box" boxes are skipped)."""
+    out = panel.copy()
+    draw = ImageDraw.Draw(out)
+    for b in boxes:
+        x1, y1, x2, y2 = (float(v) * scale for v in b.box)
+        if x2 - x1 <= 0 or y2 - y1 <= 0:
+            continue
+        draw.rectangle((x1 - 1, y1 - 1, x2, y2), outline=(0, 0, 0), width=b.width + 2)  # dark rim: contrast
+        draw.rectangle((x1, y1, x2 - 1, y2 - 1), outline=b.color, width=b.width)
+    return out
+
+
+def _font(size: int = 12) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def titled(panel: Image.Image, title: str) -> Image.Image:
+    """``panel`` with a white strip of :data:`TITLE_HEIGHT` px above it holding ``title``."""
+    out = Image.new("RGB", (panel.width, panel.height + TITLE_HEIGHT), "white")
+    out.paste(panel, (0, TITLE_HEIGHT))
+    ImageDraw.Draw(out).text((3, 2), title, fill=(0, 0, 0), font=_font())
+    return out
+
+
+def compose(panels: Sequence[Image.Image], gap: int = 8) -> Image.Image:
+    """Panels side by side on white, ``gap`` px apart, top-aligned."""
+    if not panels:
+        raise ValueError("compose needs at least one panel")
+    width = sum(p.width for p in panels) + gap * (len(panels) - 1)
+    out = Image.new("RGB", (width, max(p.height for p in panels)), "white")
+    x = 0
+    for p in panels:
+        out.paste(p, (x, 0))
+        x += p.width + gap
+    return out
+
+
+def png_bytes(img: Image.Image, compress_level: int = 1) -> bytes:
+    """PNG-encode ``img`` (fast, lossless compression level 1)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def box_tuple(box: Tensor | None) -> tuple[float, float, float, float] | None:
+    """A (4,) box tensor as a plain tuple of floats (``None`` stays ``None``, a NaN box becomes ``None``)."""
+    if box is None:
+        return None
+    vals = [float(v) for v in box.detach().cpu().reshape(-1)[:4]]
+    return None if any(v != v for v in vals) else (vals[0], vals[1], vals[2], vals[3])
+
+
+__all__ = [
+    "CAM_RGB",
+    "ExplorerState",
+    "PanelState",
+    "status_html",
+    "GT_RGB",
+    "PART_RGB",
+    "DrawBox",
+    "base_panel",
+    "box_tuple",
+    "compose",
+    "display_map",
+    "draw_boxes",
+    "heat",
+    "image_rgb",
+    "png_bytes",
+    "titled",
+    "to_uint8",
+]

@@ -1,0 +1,238 @@
+"""The explorer's model side, without widgets: predictions, cached maps, one view as panels + state, snapshots.
+
+:class:`CAMViews` predicts every explored image once (batched) when built, caches raw maps per
+(model, image, class) and composes a view (the image with its ground-truth box, then each model's map with the
+box of the paper's rule, :func:`camlib.boxes.largest_component_box`) with :mod:`camlib.explorer.render`.
+:class:`camlib.explorer.CAMExplorer` adds the widgets. Boxes are XYXY in image pixels, exclusive right/bottom
+edges (pixels 0..9 -> ``(0, 0, 10, 10)``).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from camlib.boxes import iou as box_iou
+from camlib.boxes import largest_component_box
+from camlib.cam import (
+    class_activation_maps,
+    evaluation,
+)
+from camlib.data.sample import Sample, SampleDataset, as_dataset
+from camlib.explorer.inputs import as_models, common_num_classes, load_images, resolve_method
+from camlib.explorer.options import ExplorerOptions
+from camlib.explorer.render import (
+    CAM_RGB,
+    GT_RGB,
+    PART_RGB,
+    DrawBox,
+    ExplorerState,
+    PanelState,
+    base_panel,
+    box_tuple,
+    display_map,
+    draw_boxes,
+    heat,
+    titled,
+)
+
+Look = tuple[float, str, str, bool]  # (alpha, cmap, upsample mode, normalised)
+_PRECOMPUTE_MAX = 4096  # up to this many images, non-CAM maps of the predicted class are computed up front
+
+
+class CAMViews:
+    """Predictions, cached maps and composed views of one or more models on a set of images (no widgets).
+
+    Args:
+        model_or_models: one model, or ``{"GAP": gap, "GMP": gmp}`` (first = primary: its predictions drive
+            the class menu and the correct/misclassified filters). All must share classes. Each runs in eval mode
+            while the explorer computes, and keeps its own mode.
+        dataset: a :class:`~camlib.data.SampleDataset` (e.g. :class:`camlib.data.shapes.Shapes`) or a list of
+            samples.
+        options: see :class:`~camlib.explorer.options.ExplorerOptions` (``class_names``, ``method``,
+            ``methods``, ``indices``, ``display_size``, ``batch_size`` are used here).
+
+    Attributes:
+        indices: the explored dataset indices; ``labels`` (N,) int64; ``probs`` ``{name: (N, C) softmax}``;
+        ``preds`` (N,) the primary model's predictions; ``class_names``; ``num_classes``; ``options``.
+    """
+
+    def __init__(
+        self,
+        model_or_models: nn.Module | Mapping[str, nn.Module] | Sequence[nn.Module],
+        dataset: SampleDataset | Sequence[Sample],
+        options: ExplorerOptions | None = None,
+    ) -> None:
+        opts = self.options = options if options is not None else ExplorerOptions()
+        data = as_dataset(dataset)
+        self.models = as_models(model_or_models)
+        methods, batch_size = opts.methods or {}, opts.batch_size
+        unknown = set(methods) - set(self.models)
+        if unknown:
+            raise ValueError(f"`methods` names {sorted(unknown)}, not among the models {list(self.models)}")
+        self.methods = {n: resolve_method(m, methods.get(n, opts.method)) for n, m in self.models.items()}
+        self.indices = (
+            list(range(len(data))) if opts.indices is None else [operator.index(i) for i in opts.indices]
+        )
+        if not self.indices:
+            raise ValueError("the explorer needs at least one image: the dataset (or indices) is empty")
+        self._row = {idx: r for r, idx in enumerate(self.indices)}
+        self._data = load_images(data, self.indices, batch_size)
+        self.labels = self._data.labels
+        self._all_maps: dict[str, Tensor] = {}
+        self._raw_cache: OrderedDict[tuple[str, int, int], Tensor] = OrderedDict()
+        self.num_classes = common_num_classes(self.models, self._data.images[:1])
+        self.probs = {n: self._predict(n, m, batch_size) for n, m in self.models.items()}
+        names = opts.class_names if opts.class_names is not None else getattr(data, "class_names", None)
+        self.class_names = [str(c) for c in (names or range(self.num_classes))]
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"{len(self.class_names)} class names for models with {self.num_classes} classes"
+            )
+        self.preds = self.probs[next(iter(self.models))].argmax(1)  # (N,)
+        for name in self.models:
+            if name not in self._all_maps and len(self.indices) <= _PRECOMPUTE_MAX:
+                self._precompute(name, batch_size)
+        self.display_scale = max(1, round(opts.display_size / self._data.images.shape[-1]))
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def _predict(self, name: str, model: nn.Module, batch_size: int) -> Tensor:
+        """Softmax of every explored image; CAM models also get all their maps, in the same batched passes."""
+        dev = next(model.parameters()).device
+        every = list(range(self.num_classes)) if self.methods[name][1] is class_activation_maps else None
+        probs, maps = [], []
+        with evaluation(model), torch.inference_mode():
+            for s in range(0, len(self.indices), batch_size):
+                x = self._data.images[s : s + batch_size].to(dev)  # (b, 3, H, W)
+                if every is None:
+                    logits = model(x)  # (b, C)
+                else:
+                    out = class_activation_maps(model, x, every)  # maps (b, C, h, w)
+                    logits = out.logits
+                    maps.append(out.maps.cpu())
+                probs.append(logits.float().softmax(1).cpu())
+        if maps:
+            self._all_maps[name] = torch.cat(maps)  # (N, C, h, w)
+        return torch.cat(probs)  # (N, C)
+
+    def _precompute(self, name: str, batch_size: int) -> None:
+        """Maps of the first model's predicted class for every image, batched (Grad-CAM, saliency: one backward
+        pass per batch instead of one per image when the learner moves through the images)."""
+        model, fn = self.models[name], self.methods[name][1]
+        dev = next(model.parameters()).device
+        for s in range(0, len(self.indices), batch_size):
+            cls = self.preds[s : s + batch_size]  # (b,) one class per image
+            maps = fn(model, self._data.images[s : s + batch_size].to(dev), cls.to(dev)).maps  # (b, 1, h, w)
+            for j, c in enumerate(cls.tolist()):
+                self._raw_cache[(name, s + j, c)] = maps[j, 0].detach().float().cpu()
+
+    def raw_map(self, name: str, index: int, cls: int) -> Tensor:
+        """The raw (h, w) map of class ``cls`` on image ``index`` by model ``name`` (cached per class).
+
+        CAM maps of every class are computed for all images when the explorer is built; Grad-CAM and
+        saliency compute the one class asked for, on demand.
+        """
+        row = self._row[index]
+        if name in self._all_maps:
+            return self._all_maps[name][row, cls]  # (h, w)
+        key = (name, row, cls)
+        if key not in self._raw_cache:
+            model = self.models[name]
+            fn = self.methods[name][1]
+            x = self._data.images[row : row + 1].to(next(model.parameters()).device)  # (1, 3, H, W)
+            self._raw_cache[key] = fn(model, x, [cls]).maps[0, 0].detach().float().cpu()  # (h, w)
+            while len(self._raw_cache) > 2 * _PRECOMPUTE_MAX:
+                self._raw_cache.popitem(last=False)
+        self._raw_cache.move_to_end(key)
+        return self._raw_cache[key]
+
+    def _cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+            while len(self._cache) > 128:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def display_map(self, name: str, index: int, cls: int, mode: str, normalised: bool) -> Tensor:
+        """The (H, W) map the box is computed from: upsampled with ``mode``, min-max normalised or raw."""
+        key = ("map", name, index, cls, mode, normalised)
+        return self._cached(
+            key, lambda: display_map(self.raw_map(name, index, cls), self.image_size, mode, normalised)
+        )
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the explored images."""
+        return int(self._data.images.shape[-2]), int(self._data.images.shape[-1])
+
+    def predicted(self, index: int) -> int:
+        """The first model's predicted class on image ``index``."""
+        return int(self.preds[self._row[index]])
+
+    def class_options(self, index: int, top_k: int = 5) -> list[tuple[str, int]]:
+        """``(label, class)`` of the first model's ``top_k`` classes on image ``index``, plus the true class.
+
+        Labels read ``"fish · 93.1%"``; the true class's label ends with ``"← true class"``.
+        """
+        row = self._row[index]
+        p = self.probs[next(iter(self.models))][row]  # (C,)
+        label = int(self.labels[row])
+        top = [int(c) for c in p.topk(min(top_k, self.num_classes)).indices]
+        return [
+            (f"{self.class_names[c]} · {float(p[c]):.1%}{'  ← true class' if c == label else ''}", c)
+            for c in dict.fromkeys([*top, label])
+        ]
+
+    def filtered(self, key: str) -> list[int]:
+        """The explored indices a filter keeps: ``"all"``, ``"correct"`` / ``"wrong"`` (first model) or ``"class:K"``."""
+        if key == "all":
+            keep = torch.ones_like(self.labels, dtype=torch.bool)
+        elif key in ("correct", "wrong"):
+            keep = (self.preds == self.labels) == (key == "correct")
+        else:
+            keep = self.labels == int(key.split(":")[1])
+        return [self.indices[r] for r in torch.nonzero(keep).flatten().tolist()]
+
+    def view(
+        self, index: int, cls: int, tau: float, look: Look, filter: str = "all", titles: bool = True
+    ) -> tuple[list[Image.Image], ExplorerState]:
+        """The panels (image + each model) and the state of one view; ``index`` must be an explored index."""
+        alpha, cmap, mode, normalised = look
+        row, sc, d = self._row[index], self.display_scale, self._data
+        label = int(d.labels[row])
+        gt = box_tuple(d.boxes[row]) if d.boxes is not None else None
+        part = box_tuple(d.part_boxes[row]) if d.part_boxes is not None else None
+        marks = [DrawBox(b, c, 2) for b, c in ((gt, GT_RGB), (part, PART_RGB)) if b is not None]
+        img = self._cached(("img", row), lambda: base_panel(d.images[row], None, 0.0, cmap, sc))
+        img = draw_boxes(img, marks, sc)
+        panels = [titled(img, f"#{index} true: {self.class_names[label]}") if titles else img]
+        states = []
+        for name, probs in self.probs.items():
+            m = self.display_map(name, index, cls, mode, normalised)
+            box_t = largest_component_box(m, tau)  # (4,) the paper's rule
+            pred = int(probs[row].argmax())
+            # raw maps share one scale per image: the peak of the predicted class's map
+            peak = None if normalised else float(self.display_map(name, index, pred, mode, False).max())
+            key = ("panel", name, row, cls, mode, normalised, alpha, cmap)
+            base = self._cached(key, partial(base_panel, d.images[row], heat(m, peak), alpha, cmap, sc))
+            box = box_tuple(box_t) or (0.0, 0.0, 0.0, 0.0)
+            gt_marks = [x for x in marks if x.color == GT_RGB]
+            panel = draw_boxes(base, [*gt_marks, DrawBox(box, CAM_RGB, 2)], sc)
+            method = self.methods[name][0]
+            panels.append(titled(panel, f"{name} · {method} of {self.class_names[cls]}") if titles else panel)
+            iou_v = None if d.boxes is None else float(box_iou(box_t, d.boxes[row]))
+            cls_p, pred_p = float(probs[row, cls]), float(probs[row, pred])
+            states.append(PanelState(name, method, pred, pred_p, cls_p, box, iou_v))
+        look_s = (float(alpha), str(cmap), str(mode), bool(normalised))
+        return panels, ExplorerState(index, label, cls, float(tau), *look_s, filter, gt, part, tuple(states))
+
+
+__all__ = ["CAMViews", "Look"]

@@ -1,0 +1,60 @@
+"""Classification and weakly-supervised localization metrics, with accumulators for a whole split.
+
+Definitions (all percentages in 0..100; boxes XYXY in input pixels with exclusive right/bottom edges):
+
+* **Top-k classification error**: % of images whose label is not among the k highest logits.
+* **Top-1 localization error** (ILSVRC): an image counts as right when the predicted class is the label AND the
+  box from that class's map has IoU >= 0.5 with a ground-truth box. **Top-5**: right when one of the 5 highest
+  classes is the label and its map's box has IoU >= 0.5. Only the label can be "right", so both need only the
+  box from the TRUE class's map: top-k loc right = (label in top-k) AND (IoU >= 0.5).
+* **GT-known localization**: % of images whose box from the true class's map has IoU >= 0.5 (class ignored).
+* **BoxAcc(tau, delta)** (Choe et al., CVPR 2020): maps are min-max normalised per image
+  (:func:`camlib.cam.normalize`), thresholded at ``tau`` (keep ``m >= tau``), and boxed; the % of images whose
+  best IoU over (predicted boxes x GT boxes) is >= delta. The tau grid is ``np.arange(0, 1, step)`` as in the
+  reference wsolevaluation code (step 0.01 -> 0.00, 0.01, ..., 0.99). A constant map has no box at any tau.
+* **MaxBoxAcc** = max_tau BoxAcc(tau, 0.5) with the LARGEST component's box only.
+* **MaxBoxAccV2** = mean over delta in {0.3, 0.5, 0.7} of max_tau BoxAcc(tau, delta) with EVERY component's box,
+  tau chosen separately per delta.
+* **PxAP**: pixels of all maps of the split pooled; at each tau, precision and recall of ``m >= tau`` against
+  the masks; AP = sum over taus (high to low) of precision * (increase in recall), as wsolevaluation's
+  ``MaskEvaluator`` (histograms over bins [0, s), [s, 2s), ..., [1 - s, 1), [1, 2), [2, 3)). A constant map
+  scores the share of positive pixels.
+
+Differences from the reference code, on purpose: maps are not quantised to 8 bits, components are 8-connected
+regions from :func:`scipy.ndimage.label` (not OpenCV contours), and the box edges are exclusive.
+
+What lives where:
+
+- :mod:`camlib.metrics.topk`: top-k classification and ILSVRC localization errors (:func:`topk_correct`,
+  :func:`best_iou`, :class:`LocalizationMeter`).
+- :mod:`camlib.metrics.boxacc`: MaxBoxAcc and MaxBoxAccV2 (:class:`MaxBoxAccMeter`, :func:`max_box_acc`,
+  :func:`max_box_acc_v2`, :class:`BoxAccResult`).
+- :mod:`camlib.metrics.pxap`: PxAP (:class:`PxAPMeter`, :func:`pxap`, :class:`PxAPResult`).
+- :mod:`camlib.metrics.inputs`: what they share: the tau grid (:func:`cam_thresholds`) and the checks of maps
+  and ground-truth boxes (:func:`as_box_list`, :func:`as_maps`).
+"""
+
+from __future__ import annotations
+
+from camlib.metrics.boxacc import BoxAccResult, MaxBoxAccMeter, max_box_acc, max_box_acc_v2
+from camlib.metrics.inputs import BoxesLike, as_box_list, as_maps, cam_thresholds
+from camlib.metrics.pxap import PxAPMeter, PxAPResult, pxap
+from camlib.metrics.topk import LocalizationMeter, LocalizationResult, best_iou, topk_correct
+
+__all__ = [
+    "BoxAccResult",
+    "BoxesLike",
+    "LocalizationMeter",
+    "LocalizationResult",
+    "MaxBoxAccMeter",
+    "PxAPMeter",
+    "PxAPResult",
+    "as_box_list",
+    "as_maps",
+    "best_iou",
+    "cam_thresholds",
+    "max_box_acc",
+    "max_box_acc_v2",
+    "pxap",
+    "topk_correct",
+]

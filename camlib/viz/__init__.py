@@ -1,0 +1,45 @@
+"""Figures of the course: sample grids with boxes, CAM overlays and grids, learning and BoxAcc curves.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is left open in
+pyplot's figure registry (no leak, no ``plt.show()``); Jupyter displays a returned figure, ``fig.savefig`` writes
+it. Boxes are torchvision XYXY in pixels with exclusive right/bottom edges.
+
+What lives where:
+
+- :mod:`camlib.viz.colours`: the box colours of every figure and of the explorer.
+- :mod:`camlib.viz.figures`: overlays, sample and CAM grids, learning curves, BoxAcc curves.
+- :mod:`camlib.viz.maps`: a grid of maps (rows of images, columns of maps); BoxAcc against tau with marked taus.
+- :mod:`camlib.viz.panels`: dataset statistics, rows of samples, grids of small feature or CAM maps.
+"""
+
+from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR, rgb255
+from camlib.viz.figures import (
+    box_patch,
+    image_hwc,
+    overlay,
+    plot_box_acc_curves,
+    plot_history,
+    show_cams,
+    show_samples,
+)
+from camlib.viz.maps import plot_box_acc_taus, show_map_grid
+from camlib.viz.panels import plot_dataset_stats, show_maps, show_rows
+
+__all__ = [
+    "GT_COLOUR",
+    "PART_COLOUR",
+    "PRED_COLOUR",
+    "box_patch",
+    "image_hwc",
+    "overlay",
+    "plot_box_acc_curves",
+    "plot_box_acc_taus",
+    "plot_dataset_stats",
+    "plot_history",
+    "rgb255",
+    "show_cams",
+    "show_map_grid",
+    "show_maps",
+    "show_rows",
+    "show_samples",
+]
