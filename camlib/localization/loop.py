@@ -1,12 +1,4 @@
-"""Weakly-supervised localization of a model over a dataset: maps -> boxes -> every metric, in one pass.
-
-One loop serves ``python -m camlib evaluate`` (through :func:`localization_metrics`), ``python -m camlib
-reproduce`` and the notebooks. A *method* is a name of the registry :data:`camlib.cam.METHODS` (CAM, Grad-CAM,
-gradient saliency, ...); it maps the TRUE class of each image, and the logits of that same forward pass score
-the classification. The model-free centred-box prior has its own entry point, :func:`localize_center_prior`.
-Top-1 localization needs the predicted class's map only when the prediction is right, and then it IS the true
-class's map, so the true class's map gives every metric (see :mod:`camlib.metrics`).
-"""
+"""The localization loop: a model, a map method and a boxed dataset -> every metric, in one pass."""
 
 from __future__ import annotations
 
@@ -18,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from camlib.boxes import largest_component_box
-from camlib.cam import default_method, evaluation, get_method, upsample
+from camlib.cam import default_method, get_method, normalize, upsample
 from camlib.data.sample import Batch, Sample, SampleDataset, as_dataset
 from camlib.metrics import BoxAccResult, LocalizationMeter, LocalizationResult, MaxBoxAccMeter, PxAPMeter
 
@@ -26,36 +18,6 @@ from camlib.metrics import BoxAccResult, LocalizationMeter, LocalizationResult, 
 PAPER_TAU = 0.2
 #: the authors' released code thresholds an 8-bit heatmap at 20, 100 and 110 out of 255
 RELEASED_CODE_TAUS = (20 / 255, 100 / 255, 110 / 255)
-#: the name of the model-free baseline of :func:`localize_center_prior` in reports
-CENTER = "center"
-
-
-def center_prior(height: int, width: int, box_wh: tuple[float, float]) -> Tensor:
-    """A model-free map whose level sets are centred boxes with the mean box's aspect ratio: (H, W) in [0, 1].
-
-    Thresholding it at any tau gives a centred box; one tau gives exactly the centred mean-size box. It is the
-    baseline every localization method must beat: it knows where objects are on average, nothing else.
-
-    >>> m = center_prior(4, 4, (2.0, 2.0))
-    >>> (m >= m.max() * 0.99).nonzero().tolist()
-    [[1, 1], [1, 2], [2, 1], [2, 2]]
-    """
-    ys = torch.arange(height, dtype=torch.float32) + 0.5 - height / 2  # pixel centres, (H,)
-    xs = torch.arange(width, dtype=torch.float32) + 0.5 - width / 2  # (W,)
-    half_w, half_h = max(box_wh[0], 1.0) / 2, max(box_wh[1], 1.0) / 2
-    dist = torch.maximum(xs.abs()[None, :] / half_w, ys.abs()[:, None] / half_h)  # (H, W); 1 on the mean box
-    return 1.0 - dist / dist.max()
-
-
-def center_box(height: int, width: int, box_wh: tuple[float, float]) -> Tensor:
-    """The centred box of size ``box_wh`` (clipped to the image), XYXY with exclusive edges: (4,).
-
-    >>> center_box(64, 64, (32.0, 16.0)).tolist()
-    [16.0, 24.0, 48.0, 40.0]
-    """
-    bw, bh = min(box_wh[0], width), min(box_wh[1], height)
-    x1, y1 = round((width - bw) / 2), round((height - bh) / 2)
-    return torch.tensor([x1, y1, x1 + round(bw), y1 + round(bh)], dtype=torch.float32)
 
 
 @dataclass(frozen=True)
@@ -67,7 +29,9 @@ class LocalizationReport:
         loc: classification errors, top-1/top-5 localization errors and GT-known localization at ``tau``.
         box_acc: MaxBoxAcc, MaxBoxAccV2 and the BoxAcc(tau, delta) curves.
         pxap: PxAP against the masks (``None`` when the dataset has no masks).
-        tau: the fixed threshold (fraction of the map's max) used for ``loc``.
+        tau: the fixed threshold of ``loc``, a fraction of the max of the max-normalised map (the paper's rule).
+        loc_chosen: the same errors with the min-max threshold ``chosen_tau`` (``None`` when none was given).
+        chosen_tau: the min-max threshold chosen on validation (see :func:`select_tau`), or ``None``.
     """
 
     method: str
@@ -75,6 +39,8 @@ class LocalizationReport:
     box_acc: BoxAccResult
     pxap: float | None
     tau: float
+    loc_chosen: LocalizationResult | None = None
+    chosen_tau: float | None = None
 
     def summary(self) -> dict[str, float]:
         """The headline numbers as plain floats (for JSON and tables)."""
@@ -89,6 +55,10 @@ class LocalizationReport:
             out[f"max_box_acc_delta_{d:g}"] = float(row.max())
         if self.pxap is not None:
             out["pxap"] = self.pxap
+        if self.loc_chosen is not None and self.chosen_tau is not None:
+            out["chosen_tau"] = self.chosen_tau
+            out["top1_loc_err_chosen_tau"] = self.loc_chosen.top1_loc_err
+            out["gt_known_loc_chosen_tau"] = self.loc_chosen.gt_known_loc
         return {k: round(float(v), 2) for k, v in out.items()}
 
 
@@ -107,24 +77,32 @@ def _batches(
 
 
 class _Meters:
-    """The three meters of a localization report, updated together."""
+    """The meters of a localization report, updated together (a second loc meter for a chosen tau)."""
 
-    def __init__(self, step: float) -> None:
+    def __init__(self, step: float, chosen: bool = False) -> None:
         self.loc, self.boxacc, self.px = LocalizationMeter(), MaxBoxAccMeter(step=step), PxAPMeter(step=step)
+        self.chosen = LocalizationMeter() if chosen else None
         self.has_masks = True
 
-    def update(self, logits: Tensor, batch: Batch, maps: Tensor, boxes: Tensor) -> None:
+    def update(
+        self, logits: Tensor, batch: Batch, maps: Tensor, boxes: Tensor, chosen_boxes: Tensor | None = None
+    ) -> None:
         assert batch.boxes is not None
         self.loc.update(logits, batch.labels, boxes, batch.boxes)
+        if self.chosen is not None and chosen_boxes is not None:
+            self.chosen.update(logits, batch.labels, chosen_boxes, batch.boxes)
         self.boxacc.update(maps, batch.boxes)
         if batch.masks is not None:
             self.px.update(maps, batch.masks)
         else:
             self.has_masks = False
 
-    def report(self, method: str, tau: float) -> LocalizationReport:
+    def report(self, method: str, tau: float, chosen_tau: float | None = None) -> LocalizationReport:
         pxap = self.px.compute().pxap if self.has_masks else None
-        return LocalizationReport(method, self.loc.compute(), self.boxacc.compute(), pxap, tau)
+        chosen = None if self.chosen is None else self.chosen.compute()
+        return LocalizationReport(
+            method, self.loc.compute(), self.boxacc.compute(), pxap, tau, chosen, chosen_tau
+        )
 
 
 def localize(
@@ -135,6 +113,7 @@ def localize(
     batch_size: int = 250,
     device: str | torch.device = "cpu",
     tau: float = PAPER_TAU,
+    chosen_tau: float | None = None,
     upsample_mode: str = "bilinear",
     limit: int | None = None,
     step: float = 0.01,
@@ -151,6 +130,9 @@ def localize(
         batch_size: images per forward pass.
         device: where to run.
         tau: the fixed threshold of the paper's box rule (fraction of the max) for top-1/GT-known loc.
+        chosen_tau: also measure top-1/GT-known loc with boxes of the largest component of the MIN-MAX normalised
+            map above this threshold (the one :func:`select_tau` chose on validation; the same normalisation
+            as the BoxAcc curves it was chosen on).
         upsample_mode: how maps are resized to the image (``"bilinear"``, ``"bicubic"``, ``"nearest"``).
         limit: measure only the first ``limit`` images.
         step: spacing of the MaxBoxAcc threshold grid.
@@ -161,49 +143,17 @@ def localize(
     name = default_method(model) if method is None else method
     fn = get_method(name)
     dev = torch.device(device)
-    meters = _Meters(step)
+    meters = _Meters(step, chosen=chosen_tau is not None)
     for batch in _batches(ds, batch_size, dev, limit):
         out = fn(model, batch.images, batch.labels)  # maps (B, 1, h', w') of the true class
         h, w = batch.images.shape[-2:]
         maps = out.maps if out.maps.shape[-2:] == (h, w) else upsample(out.maps, (h, w), upsample_mode)
         maps = maps[:, 0]  # (B, H, W)
-        meters.update(out.logits, batch, maps, largest_component_box(maps, tau))
-    return meters.report(name, tau)
-
-
-def localize_center_prior(
-    ds: SampleDataset | Sequence[Sample],
-    box_wh: tuple[float, float],
-    classifier: nn.Module | None = None,
-    *,
-    batch_size: int = 250,
-    device: str | torch.device = "cpu",
-    limit: int | None = None,
-    step: float = 0.01,
-) -> LocalizationReport:
-    """The model-free baseline: the centred box of the mean size, and :func:`center_prior` maps.
-
-    Args:
-        ds: a dataset with boxes.
-        box_wh: mean (width, height) of the objects, e.g. from the training split
-            (:func:`camlib.data.shapes.mean_box_size`).
-        classifier: the model whose logits score classification (default: none, every error is 100%).
-        batch_size, device, limit, step: as :func:`localize`.
-    """
-    dev = torch.device(device)
-    meters = _Meters(step)
-    for batch in _batches(ds, batch_size, dev, limit):
-        n, (h, w) = len(batch), batch.images.shape[-2:]
-        maps = center_prior(h, w, box_wh).to(dev).expand(n, h, w)  # (B, H, W)
-        boxes = center_box(h, w, box_wh).to(dev).expand(n, 4)  # (B, 4)
-        if classifier is not None:
-            with evaluation(classifier), torch.no_grad():
-                logits = classifier(batch.images).float()
-        else:
-            logits = torch.zeros(n, int(batch.labels.max()) + 2, device=dev)
-            logits[:, -1] = 1.0  # a dummy class that is never right
-        meters.update(logits, batch, maps, boxes)
-    return meters.report(CENTER, 0.0)
+        chosen = None
+        if chosen_tau is not None:  # min-max normalised: the max is 1, so m >= tau * max is m >= tau
+            chosen = largest_component_box(normalize(maps, "minmax"), chosen_tau)  # (B, 4)
+        meters.update(out.logits, batch, maps, largest_component_box(maps, tau), chosen)
+    return meters.report(name, tau, chosen_tau)
 
 
 def localization_metrics(
