@@ -1,23 +1,40 @@
 """Exercise self-checks: run a learner's function against the reference on several cases, name the mistake.
 
-Each ``check_*`` function takes the learner's function, runs it on a handful of cases (including edge cases),
-compares with camlib's reference, prints one verdict line, and returns ``True`` when every case matches. When a
-case fails, the learner's output is compared with the typical wrong answers of that exercise (a mean over the
-wrong axis, inclusive box edges, a forgotten bias ...) so the hint names what is wrong.
+Each ``check_*`` function takes the learner's function, runs it on a handful of cases (edge cases included) on
+fresh copies of the inputs, compares with camlib's reference and prints ONE verdict: ✅ correct; ⏳ not attempted
+yet (the body is still a stub), with where the hints are; ❌ with the named typical mistake (a mean over the wrong
+axis, inclusive box edges, a forgotten bias ...) or a precise description; ❌ when the function changed its input
+in place, raised (the learner's own line that failed, and a hint) or ran longer than the time limit. It returns a
+:class:`CheckResult`, true only when correct.
 
 Where it lives (this module gathers them; notebooks call ``checks.check_<name>(fn)``):
 
-- :mod:`camlib.checks.runner`: ``Mistake`` and ``run_check``, the comparison and the printed verdict and hint.
+- :mod:`camlib.checks.runner`: ``Mistake``, ``CheckSpec``, ``CheckResult`` and ``run_check`` (the verdict).
+- :mod:`camlib.checks.calling`: calling the learner's function on copies, with a time limit; stubs; tracebacks.
+- :mod:`camlib.checks.compare`: the comparison of results and the descriptions in the messages.
 - :mod:`camlib.checks.nets`: softmax, accuracy, fc_params, gap, cam, normalize, grad_cam (the network's maths).
 - :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold (box geometry).
 
->>> check_gap(lambda f: f.mean(dim=(-2, -1)))
+``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
+mistake to its check and expect its own message, so a new check only needs a spec listed in a ``SPECS`` tuple.
+
+>>> result = check_gap(lambda f: f.mean(dim=(-2, -1)))
 ✅ check_gap: correct on 4 cases.
-True
+>>> bool(result), result.status
+(True, 'correct')
+>>> def global_max(features):
+...     return features.amax(dim=(-2, -1))
+>>> check_gap(global_max).status
+❌ check_gap: wrong result on case 1 of 4 (features: a (1, 2, 2, 2) float32 tensor).
+   Mistake: that is global MAX pooling: average over the positions instead
+   yours:    a (1, 2) float32 tensor = [[3, 7]]
+   expected: a (1, 2) float32 tensor = [[1.5, 5.5]]
+'wrong'
 """
 
 from __future__ import annotations
 
+from camlib.checks import boxes, nets
 from camlib.checks.boxes import check_box_at_threshold, check_box_from_mask, check_iou, check_scale_box
 from camlib.checks.nets import (
     check_accuracy,
@@ -28,9 +45,15 @@ from camlib.checks.nets import (
     check_normalize,
     check_softmax,
 )
-from camlib.checks.runner import Mistake, run_check
+from camlib.checks.runner import TIME_LIMIT_S, CheckResult, CheckSpec, Mistake, run_check
+
+CATALOGUE: dict[str, CheckSpec] = {spec.name: spec for spec in (*nets.SPECS, *boxes.SPECS)}
 
 __all__ = [
+    "CATALOGUE",
+    "TIME_LIMIT_S",
+    "CheckResult",
+    "CheckSpec",
     "Mistake",
     "check_accuracy",
     "check_box_at_threshold",

@@ -1,7 +1,8 @@
 """Exercise self-checks on the network's computations: softmax, accuracy, the head, GAP, the CAM sum, Grad-CAM.
 
-Each ``check_*`` takes the learner's function and returns ``True`` when it matches camlib's reference on every case
-(see :func:`camlib.checks.runner.run_check`); the ``Mistake`` list holds the typical wrong answers and their hints.
+Each exercise is a :class:`~camlib.checks.runner.CheckSpec` (reference, cases, typical mistakes with their
+messages) and a ``check_*`` function that grades the learner's function against it (see
+:func:`camlib.checks.runner.run_check`). ``SPECS`` lists them for :data:`camlib.checks.CATALOGUE`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 from torch import Tensor
 
 from camlib.cam import normalize
-from camlib.checks.runner import Mistake, run_check
+from camlib.checks.runner import CheckResult, CheckSpec, Mistake
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -21,15 +22,15 @@ def _gen(seed: int) -> torch.Generator:
 
 # --- 00 / 04: logits -> probabilities, accuracy ------------------------------------------------------------
 
-
-def check_softmax(fn: Callable[[Tensor], Tensor]) -> bool:
-    """Exercise: ``fn(logits (B, C)) -> probabilities (B, C)``, each row summing to 1, stable for large logits."""
-    cases = [
+SOFTMAX = CheckSpec(
+    "check_softmax",
+    lambda z: torch.softmax(z, dim=1),
+    [
         (torch.tensor([[1.0, 2.0, 3.0]]),),
         (torch.randn(4, 6, generator=_gen(0)),),
         (torch.tensor([[1000.0, 0.0], [0.0, -1000.0]]),),
-    ]
-    mistakes = [
+    ],
+    [
         Mistake(
             lambda z: torch.softmax(z, dim=0),
             "normalise over the classes (dim=1), not over the batch (dim=0)",
@@ -44,66 +45,85 @@ def check_softmax(fn: Callable[[Tensor], Tensor]) -> bool:
             lambda z: z.exp() / z.exp().sum(dim=1, keepdim=True),
             "exp(1000) overflows to inf and inf/inf is NaN: subtract each row's max before exp",
         ),
-    ]
-    return run_check("check_softmax", fn, lambda z: torch.softmax(z, dim=1), cases, mistakes)
+    ],
+)
 
 
-def check_accuracy(fn: Callable[[Tensor, Tensor], float]) -> bool:
-    """Exercise: ``fn(logits (B, C), labels (B,)) -> accuracy in percent`` (a float in 0..100)."""
-    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, 0.0]])
-    labels = torch.tensor([0, 1, 1, 2])
+def check_softmax(fn: Callable[[Tensor], Tensor]) -> CheckResult:
+    """Exercise: ``fn(logits (B, C) float) -> probabilities (B, C)``, rows summing to 1, stable for large logits."""
+    return SOFTMAX.run(fn)
 
-    def ref(z: Tensor, y: Tensor) -> float:
-        return float((z.argmax(dim=1) == y).float().mean() * 100)
 
-    cases = [(logits, labels), (torch.randn(10, 5, generator=_gen(1)), torch.arange(10) % 5)]
-    mistakes = [
+def _accuracy(z: Tensor, y: Tensor) -> float:
+    return float((z.argmax(dim=1) == y).float().mean() * 100)
+
+
+ACCURACY = CheckSpec(
+    "check_accuracy",
+    _accuracy,
+    [
+        (
+            torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 0.0, 0.0]]),
+            torch.tensor([0, 1, 1, 2]),
+        ),
+        (torch.randn(10, 5, generator=_gen(1)), torch.arange(10) % 5),
+    ],
+    [
         Mistake(
             lambda z, y: float((z.argmax(dim=1) == y).float().mean()), "report a percentage: multiply by 100"
         ),
         Mistake(
-            lambda z, y: (
-                float((z.argmax(dim=0)[: len(y)] == y).float().mean() * 100) if z.shape[1] >= len(y) else -1.0
-            ),
-            "take the argmax over the classes (dim=1)",
+            lambda z, y: float((z.max(dim=1).values == y).float().mean() * 100),
+            "compare the INDEX of the largest logit (argmax) with the label, not its value (max)",
         ),
         Mistake(
             lambda z, y: float((z.argmax(dim=1) == y).sum()),
             "divide the number of correct images by the batch size",
         ),
-    ]
-    return run_check("check_accuracy", fn, ref, cases, mistakes)
+    ],
+)
+
+
+def check_accuracy(fn: Callable[[Tensor, Tensor], float]) -> CheckResult:
+    """Exercise: ``fn(logits (B, C) float, labels (B,) int64) -> accuracy in percent`` (a float in 0..100)."""
+    return ACCURACY.run(fn)
 
 
 # --- 02 / 03: the head -------------------------------------------------------------------------------------
 
-
-def check_fc_params(fn: Callable[[int, int, int, int], int]) -> bool:
-    """Exercise: parameters of ``nn.Linear`` on flattened (K, h, w) features with ``hidden`` outputs."""
-
-    def ref(k: int, h: int, w: int, hidden: int) -> int:
-        return k * h * w * hidden + hidden
-
-    cases = [(128, 4, 4, 256), (128, 16, 16, 256), (3, 1, 1, 2)]
-    mistakes = [
+FC_PARAMS = CheckSpec(
+    "check_fc_params",
+    lambda k, h, w, hidden: k * h * w * hidden + hidden,
+    [(128, 4, 4, 256), (128, 16, 16, 256), (3, 1, 1, 2)],
+    [
         Mistake(lambda k, h, w, n: k * h * w * n, "a Linear layer also has one bias per output"),
         Mistake(
             lambda k, h, w, n: k * n + n,
             "flattening keeps every position: the input has K*h*w numbers, not K",
         ),
-    ]
-    return run_check("check_fc_params", fn, ref, cases, mistakes)
+        Mistake(
+            lambda k, h, w, n: k * h * w * n + k * h * w,
+            "the bias has one entry per OUTPUT (hidden), not per input",
+        ),
+    ],
+)
 
 
-def check_gap(fn: Callable[[Tensor], Tensor]) -> bool:
-    """Exercise: global average pooling, ``fn(features (B, K, h, w)) -> (B, K)``."""
-    cases = [
+def check_fc_params(fn: Callable[[int, int, int, int], int]) -> CheckResult:
+    """Exercise: ``fn(k, h, w, hidden) -> int``, the parameters of ``nn.Linear(k * h * w, hidden)``."""
+    return FC_PARAMS.run(fn)
+
+
+GAP = CheckSpec(
+    "check_gap",
+    lambda f: f.mean(dim=(-2, -1)),
+    [
         (torch.arange(8.0).view(1, 2, 2, 2),),
         (torch.rand(2, 3, 4, 5, generator=_gen(2)),),
         (torch.rand(3, 1, 7, 3, generator=_gen(3)),),
         (torch.randn(1, 4, 1, 1, generator=_gen(4)),),
-    ]
-    mistakes = [
+    ],
+    [
         Mistake(
             lambda f: f.sum(dim=(-2, -1)),
             "the paper writes a sum; camlib (and nn.AdaptiveAvgPool2d) take the mean",
@@ -113,82 +133,103 @@ def check_gap(fn: Callable[[Tensor], Tensor]) -> bool:
         ),
         Mistake(lambda f: f.mean(dim=1), "average over the spatial dims (-2, -1), not over the channels"),
         Mistake(lambda f: f.mean(dim=-1), "average over BOTH spatial dims: dim=(-2, -1)"),
-    ]
-    return run_check("check_gap", fn, lambda f: f.mean(dim=(-2, -1)), cases, mistakes)
+    ],
+)
 
 
-# --- 05: the CAM sum ---------------------------------------------------------------------------------------
+def check_gap(fn: Callable[[Tensor], Tensor]) -> CheckResult:
+    """Exercise: global average pooling, ``fn(features (B, K, h, w) float) -> (B, K)``."""
+    return GAP.run(fn)
 
 
-def check_cam(fn: Callable[[Tensor, Tensor, int], Tensor]) -> bool:
-    """Exercise: ``fn(features (B, K, h, w), weight (C, K), c) -> M_c (B, h, w)``, raw (no ReLU, no bias)."""
+# --- 05: the CAM sum, min-max normalisation ----------------------------------------------------------------
 
-    def ref(f: Tensor, w: Tensor, c: int) -> Tensor:
-        return torch.einsum("k,bkhw->bhw", w[c], f)  # (B, h, w)
 
-    square = (torch.randn(2, 4, 3, 3, generator=_gen(7)), torch.randn(4, 4, generator=_gen(8)), 1)  # C == K
-    cases = [square, (torch.randn(2, 3, 4, 4, generator=_gen(5)), torch.randn(5, 3, generator=_gen(6)), 2)]
-    mistakes = [
+def _cam(f: Tensor, w: Tensor, c: int) -> Tensor:
+    return torch.einsum("k,bkhw->bhw", w[c], f)  # (B, h, w)
+
+
+CAM = CheckSpec(
+    "check_cam",
+    _cam,
+    [
+        (torch.randn(2, 4, 3, 3, generator=_gen(7)), torch.randn(4, 4, generator=_gen(8)), 1),  # C == K
+        (torch.randn(2, 3, 4, 4, generator=_gen(5)), torch.randn(5, 3, generator=_gen(6)), 2),
+    ],
+    [
         Mistake(
-            lambda f, w, c: ref(f, w, c).clamp_min(0), "the raw CAM has no ReLU: keep the negative evidence"
+            lambda f, w, c: _cam(f, w, c).clamp_min(0), "the raw CAM has no ReLU: keep the negative evidence"
         ),
         Mistake(
-            lambda f, w, c: normalize(ref(f, w, c)), "return the raw map: normalisation is a separate step"
+            lambda f, w, c: normalize(_cam(f, w, c)), "return the raw map: normalisation is a separate step"
         ),
         Mistake(
-            lambda f, w, c: torch.einsum("k,bkhw->bhw", w[:, c], f) if w.shape[0] == w.shape[1] else None,
+            lambda f, w, c: torch.einsum("k,bkhw->bhw", w[:, c], f),
             "weight is (C, K): the class's weights are the row weight[c], not the column",
         ),
         Mistake(lambda f, w, c: f.sum(dim=1), "weigh each channel by w_k^c before summing"),
         Mistake(
-            lambda f, w, c: ref(f, w, c).mean(dim=(-2, -1)), "keep the spatial dims: that mean is the logit"
+            lambda f, w, c: _cam(f, w, c).mean(dim=(-2, -1)), "keep the spatial dims: that mean is the logit"
         ),
-    ]
-    return run_check("check_cam", fn, ref, cases, mistakes)
+    ],
+)
 
 
-def check_normalize(fn: Callable[[Tensor], Tensor]) -> bool:
-    """Exercise: min-max normalise each map of (B, h, w) to [0, 1]; a constant map gives zeros, not NaN."""
-    cases = [
+def check_cam(fn: Callable[[Tensor, Tensor, int], Tensor]) -> CheckResult:
+    """Exercise: ``fn(features (B, K, h, w), weight (C, K), c) -> M_c (B, h, w)``, raw (no ReLU, no bias)."""
+    return CAM.run(fn)
+
+
+def _naive_minmax(m: Tensor) -> Tensor:
+    lo, hi = m.amin(dim=(-2, -1), keepdim=True), m.amax(dim=(-2, -1), keepdim=True)
+    return (m - lo) / (hi - lo)
+
+
+NORMALIZE = CheckSpec(
+    "check_normalize",
+    lambda m: normalize(m, "minmax"),
+    [
         (torch.tensor([[[1.0, 3.0], [5.0, 9.0]]]),),
         (torch.randn(3, 4, 4, generator=_gen(9)),),
         (torch.full((1, 3, 3), 2.5),),
-    ]
-
-    def naive(m: Tensor) -> Tensor:
-        lo, hi = m.amin(dim=(-2, -1), keepdim=True), m.amax(dim=(-2, -1), keepdim=True)
-        return (m - lo) / (hi - lo)
-
-    mistakes = [
+    ],
+    [
         Mistake(
             lambda m: m / m.amax(dim=(-2, -1), keepdim=True),
             "subtract the minimum first: (m - min) / (max - min)",
         ),
-        Mistake(naive, "a constant map has max == min, and 0/0 is NaN: return zeros there (torch.where)"),
+        Mistake(
+            _naive_minmax, "a constant map has max == min, and 0/0 is NaN: return zeros there (torch.where)"
+        ),
         Mistake(
             lambda m: (m - m.min()) / (m.max() - m.min()),
             "normalise each map on its own, not the whole batch",
         ),
-    ]
-    return run_check("check_normalize", fn, lambda m: normalize(m, "minmax"), cases, mistakes)
+    ],
+)
+
+
+def check_normalize(fn: Callable[[Tensor], Tensor]) -> CheckResult:
+    """Exercise: min-max normalise each map of ``(B, h, w)`` to [0, 1]; a constant map gives zeros, not NaN."""
+    return NORMALIZE.run(fn)
 
 
 # --- 08: Grad-CAM ------------------------------------------------------------------------------------------
 
 
-def check_grad_cam(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
-    """Exercise: ``fn(acts (B, K, h, w), grads (B, K, h, w)) -> ReLU(sum_k alpha_k A_k) (B, h, w)``
-    with ``alpha_k = mean_xy grads_k``."""
+def _grad_cam(acts: Tensor, grads: Tensor) -> Tensor:
+    alpha = grads.mean(dim=(-2, -1))  # (B, K)
+    return torch.einsum("bk,bkhw->bhw", alpha, acts).clamp_min(0)  # (B, h, w)
 
-    def ref(acts: Tensor, grads: Tensor) -> Tensor:
-        alpha = grads.mean(dim=(-2, -1))  # (B, K)
-        return torch.einsum("bk,bkhw->bhw", alpha, acts).clamp_min(0)  # (B, h, w)
 
-    cases = [
+GRAD_CAM = CheckSpec(
+    "check_grad_cam",
+    _grad_cam,
+    [
         (torch.rand(1, 3, 4, 4, generator=_gen(10)), torch.randn(1, 3, 4, 4, generator=_gen(11))),
         (torch.rand(2, 5, 3, 6, generator=_gen(12)), torch.randn(2, 5, 3, 6, generator=_gen(13))),
-    ]
-    mistakes = [
+    ],
+    [
         Mistake(
             lambda a, g: torch.einsum("bk,bkhw->bhw", g.mean(dim=(-2, -1)), a), "Grad-CAM ends with a ReLU"
         ),
@@ -200,5 +241,18 @@ def check_grad_cam(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             lambda a, g: torch.einsum("bk,bkhw->bhw", g.sum(dim=(-2, -1)), a).clamp_min(0),
             "alpha is the spatial MEAN of the gradient (the sum is h*w times too large)",
         ),
-    ]
-    return run_check("check_grad_cam", fn, ref, cases, mistakes)
+        Mistake(
+            lambda a, g: torch.einsum("bk,bkhw->bhw", g.mean(dim=(-2, -1)).clamp_min(0), a),
+            "the ReLU comes last, on the weighted sum, not on the channel weights alpha",
+        ),
+    ],
+)
+
+
+def check_grad_cam(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
+    """Exercise: ``fn(acts (B, K, h, w), grads (B, K, h, w)) -> ReLU(sum_k alpha_k A_k) (B, h, w)``
+    with ``alpha_k = mean_xy grads_k``."""
+    return GRAD_CAM.run(fn)
+
+
+SPECS = (SOFTMAX, ACCURACY, FC_PARAMS, GAP, CAM, NORMALIZE, GRAD_CAM)
