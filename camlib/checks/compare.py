@@ -13,8 +13,8 @@ Three questions, asked in this order by :func:`camlib.checks.runner.run_check`:
 True
 >>> type_problem("50.0", 50.0)
 "returned a str ('50.0'); the exercise asks for a number, not its text: return the value itself"
->>> describe(torch.zeros(2, 5))
-'a (2, 5) float32 tensor'
+>>> describe(torch.arange(10.0).view(2, 5))
+'a (2, 5) float32 tensor, first values [0, 1, 2, 3, ...]'
 >>> describe(torch.tensor([0.5, 2.0]))
 'a (2,) float32 tensor = [0.5, 2]'
 """
@@ -146,6 +146,9 @@ def describe(value: Any, max_values: int = 8) -> str:
         text = f"a {tuple(value.shape)} {dtype} tensor" if value.dim() else f"a 0-d {dtype} tensor"
         if value.numel() <= max_values:
             text += f" = {_fmt(value.detach().cpu().tolist())}"
+        elif max_values >= 8:  # a long tensor: its first values, enough to compare two results at a glance
+            first = value.detach().cpu().reshape(-1)[:4].tolist()
+            text += f", first values {_fmt(first)[:-1]}, ...]"
         return text
     if isinstance(value, np.ndarray):
         return f"a numpy array of shape {value.shape}"
