@@ -1,4 +1,5 @@
-"""Figures of the course: sample grids with boxes, CAM overlays and grids, learning and BoxAcc curves.
+"""Figures of the course: sample grids with boxes, CAM overlays and grids, learning and BoxAcc curves, the CAM
+pipeline, the accuracy-localization trade-off.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so nothing is left open in
 pyplot's figure registry (no leak, no ``plt.show()``); Jupyter displays a returned figure, ``fig.savefig`` writes
@@ -10,6 +11,8 @@ What lives where:
 - :mod:`camlib.viz.figures`: overlays, sample and CAM grids, learning curves, BoxAcc curves.
 - :mod:`camlib.viz.maps`: a grid of maps (rows of images, columns of maps); BoxAcc against tau with marked taus.
 - :mod:`camlib.viz.panels`: dataset statistics, rows of samples, grids of small feature or CAM maps.
+- :mod:`camlib.viz.pipeline`: the CAM pipeline (the paper's Fig. 2) drawn from a real model and image.
+- :mod:`camlib.viz.tradeoff`: accuracy and localization against epochs, with the maps of the same images.
 """
 
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR, rgb255
@@ -24,18 +27,25 @@ from camlib.viz.figures import (
 )
 from camlib.viz.maps import plot_box_acc_taus, show_map_grid
 from camlib.viz.panels import plot_dataset_stats, show_maps, show_rows
+from camlib.viz.pipeline import PipelineNumbers, cam_pipeline_numbers, plot_cam_pipeline
+from camlib.viz.tradeoff import MapRow, plot_tradeoff
 
 __all__ = [
     "GT_COLOUR",
     "PART_COLOUR",
     "PRED_COLOUR",
+    "MapRow",
+    "PipelineNumbers",
     "box_patch",
+    "cam_pipeline_numbers",
     "image_hwc",
     "overlay",
     "plot_box_acc_curves",
     "plot_box_acc_taus",
+    "plot_cam_pipeline",
     "plot_dataset_stats",
     "plot_history",
+    "plot_tradeoff",
     "rgb255",
     "show_cams",
     "show_map_grid",
