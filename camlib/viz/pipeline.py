@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -18,7 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch
 from torch import Tensor, nn
 
-from camlib.cam import capture, class_activation_maps, find_cam_head, normalize, upsample
+from camlib.cam import (
+    capture,
+    class_activation_maps,
+    default_target_layer,
+    find_cam_head,
+    normalize,
+    upsample,
+)
 from camlib.viz.figures import image_hwc, overlay
 
 
@@ -84,11 +92,17 @@ def cam_pipeline_numbers(
             f"channels must be >= 2 (the largest contributions and the most negative), got {channels}"
         )
     head = find_cam_head(model)
-    with capture(head.pool, "input") as store:
+    with capture(default_target_layer(model)) as feats, capture(head.linear, "input") as pooled_in:
         out = class_activation_maps(model, image[None], None if class_index is None else [class_index])
     c = int(out.classes[0, 0])
-    f = store["value"][0].detach().float()  # (K, h, w)
-    pooled = f.mean((1, 2)) if head.pool_kind == "avg" else f.amax((1, 2))  # (K,)
+    f = feats["value"][0].detach().float()  # (K, h, w)
+    pooled = pooled_in["value"][0].detach().float().flatten()  # (K,): what the linear layer received
+    own = f.mean((1, 2)) if head.pool_kind == "avg" else f.amax((1, 2))  # (K,)
+    if pooled.shape != own.shape or not torch.allclose(pooled, own, rtol=1e-4, atol=1e-5):
+        raise ValueError(
+            f"{type(model).__name__}: the classifier's input is not the global {head.pool_kind} of "
+            f"{type(default_target_layer(model)).__name__}'s output, so the drawing would not add up"
+        )
     w = head.linear.weight[c].detach().float()  # (K,)
     b = float(head.linear.bias[c].detach()) if head.linear.bias is not None else 0.0
     contrib = w * pooled  # (K,)

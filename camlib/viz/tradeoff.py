@@ -101,7 +101,8 @@ def plot_tradeoff(
     colours = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
     width = max(10.0, 2.2 * n + 1.8)
     fig = Figure(figsize=(width, 3.6 + 2.2 * (len(rows) + 1)), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.6, 2.2 * (len(rows) + 1)])
+    halves = np.asarray(fig.subfigures(2, 1, height_ratios=[3.6, 2.2 * (len(rows) + 1)]))
+    top, bottom = halves[0], halves[1]
     panels = top.subplots(1, len(curves), squeeze=False)[0]
     for k, (ax, (label, values)) in enumerate(zip(panels, curves.items(), strict=True)):
         _curves(ax, values, colours[k % len(colours)], label)
