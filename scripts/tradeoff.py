@@ -183,6 +183,11 @@ def sweep(s: Settings, budgets: list[int], seeds: list[int], out: Path, cache: P
         doc = {"settings": asdict(s), "runs": []}
     data = datasets(s)
     doc.update(val_images=len(data["val"]), split="val", method=s.method)
+    if doc.setdefault("threads", torch.get_num_threads()) != torch.get_num_threads():
+        raise SystemExit(
+            f"{path.name} was measured with {doc['threads']} torch threads (the bits of a model depend on it): "
+            f"rerun with --threads {doc['threads']}, or move the file away to start afresh"
+        )
     for b in budgets:
         for seed in seeds:
             if any(r["budget"] == b and r["seed"] == seed for r in doc["runs"]):
@@ -220,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--report-only", action="store_true", help="redraw report and figure from the JSON")
     p.add_argument("--ship", action="store_true", help="re-make the shipped checkpoints the reports select")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; recorded)")
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     s = QUICK if a.quick else Settings.of_profile("fast")
     s = replace(s, arch=a.arch, method=a.method or ("gradcam" if a.arch == "fc" else "cam"))
     default_budgets, default_seeds = ("1,2", "0,1") if a.quick else ("1,2,3,5,8", "0,1,2")

@@ -216,6 +216,7 @@ def test_the_house_is_small() -> None:
 
 
 def test_every_caller_accepts_exactly_the_registry(tmp_path: Path) -> None:
+    import argparse
     import sys
 
     import torch
@@ -234,7 +235,7 @@ def test_every_caller_accepts_exactly_the_registry(tmp_path: Path) -> None:
     ds = Shapes("val", size=4, image_size=32)
     names = sorted(METHODS)
     assert names == ["cam", "gradcam", "saliency"]
-    parser = reproduce.argparse.ArgumentParser()
+    parser = argparse.ArgumentParser()
     reproduce.add_cli(parser.add_subparsers())
     for name in names:
         assert localize(net, ds, name, batch_size=2).method == name

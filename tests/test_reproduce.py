@@ -1,4 +1,4 @@
-"""`python -m camlib reproduce`: the comparison from the shipped checkpoints, and --train's recipes."""
+"""`python -m camlib reproduce`: chosen on validation, reported on test; from the shipped checkpoints or --train."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from camlib import reproduce, zoo
+from camlib import localization, reproduce, zoo
 from camlib.__main__ import main
+from camlib.reproduce import compare
 from camlib.train.cli import add_cli as add_train_cli
 
 SHIPPED = all(n in zoo.available() for n in ("gap", "gmp", "fc"))
@@ -21,13 +22,21 @@ pytestmark = pytest.mark.skipif(
 def test_reproduce_cli_writes_the_table_json_and_figure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["reproduce", "--limit", "96", "--out", str(tmp_path), "--json"]) == 0
+    assert main(["reproduce", "--limit", "96", "--val-limit", "64", "--out", str(tmp_path), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     meta = printed.pop("_meta")
     saved = json.loads((tmp_path / f"reproduce_{meta['profile']}.json").read_text())
     assert saved["rows"] == printed and saved["test_images"] == meta["test_images"] == 96
     assert list(saved["rows"]) == [row.label for row in reproduce.ROWS]
+    # the report says which split chose tau, on how many images, and the tau of each method
+    sel = saved["selection"]
+    assert sel["split"] == "val" == meta["tau_split"] and sel["val_images"] == meta["val_images"] == 64
+    with_model = [row.label for row in reproduce.ROWS if row.model is not None]
+    assert list(sel["taus"]) == with_model and all(t["split"] == "val" for t in sel["taus"].values())
+    for label in with_model:
+        assert saved["rows"][label]["chosen_tau"] == round(sel["taus"][label]["tau"], 2)
     table = (tmp_path / f"reproduce_{meta['profile']}.md").read_text()
+    assert "Chosen on validation, reported on test." in table and "64 validation images" in table
     for row in reproduce.ROWS:
         assert f"| {row.label} |" in table
     assert (tmp_path / f"reproduce_{meta['profile']}.png").stat().st_size > 10_000
@@ -106,3 +115,49 @@ def test_train_reruns_the_recorded_commands_and_gets_the_same_models(
     assert rows[True].pop("_meta")["source"].startswith("trained now")
     assert rows[False].pop("_meta")["source"].startswith("shipped")
     assert rows[True] == rows[False]  # same commands, same seed: the same weights, the same table
+
+
+def test_thresholds_are_chosen_on_validation_images_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every dataset select_tau receives is the validation split; localize measures the test split with its tau
+    chosen: list[str] = []
+    measured: list[tuple[str, float | None]] = []
+    real_select, real_localize = compare.select_tau, compare.localize
+
+    def spy_select(model, ds, method=None, **kw):  # type: ignore[no-untyped-def]
+        chosen.append(ds.split)
+        return real_select(model, ds, method, **kw)
+
+    def spy_localize(model, ds, method=None, **kw):  # type: ignore[no-untyped-def]
+        measured.append((ds.split, kw.get("chosen_tau")))
+        return real_localize(model, ds, method, **kw)
+
+    monkeypatch.setattr(compare, "select_tau", spy_select)
+    monkeypatch.setattr(compare, "localize", spy_localize)
+    result = reproduce.run(limit=32, val_limit=32)
+    n_model_rows = sum(r.model is not None for r in reproduce.ROWS)
+    assert chosen == ["val"] * n_model_rows
+    assert [split for split, _ in measured] == ["test"] * n_model_rows
+    assert [tau for _, tau in measured] == [c.tau for c in result.taus.values()]
+    assert all(c.split == "val" and c.num_images == 32 for c in result.taus.values())
+
+
+def test_select_tau_never_reads_a_test_image() -> None:
+    test = zoo.dataset("gap", "test")
+
+    class Guard:
+        """The test split, wrapped: reading any image fails the test."""
+
+        split = test.split
+        class_names = test.class_names
+
+        def __len__(self) -> int:
+            return len(test)
+
+        def __getitem__(self, i: int) -> None:
+            pytest.fail("select_tau read a test image")
+
+        def batch(self, *a: object, **k: object) -> None:
+            pytest.fail("select_tau read a test batch")
+
+    with pytest.raises(ValueError, match="VALIDATION split, never on test; got the 'test' split"):
+        localization.select_tau(zoo.load("gap"), Guard())  # type: ignore[arg-type]

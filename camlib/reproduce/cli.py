@@ -1,0 +1,103 @@
+"""The ``reproduce`` command of ``python -m camlib``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from camlib.cam import METHODS
+from camlib.files import REPO_ROOT
+from camlib.profile import get_profile
+from camlib.reproduce.compare import ROWS, run
+from camlib.reproduce.report import write
+
+REPORTS_DIR = REPO_ROOT / "reports"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of images, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 image, got {value}")
+    return value
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register ``reproduce`` on the ``python -m camlib`` parser."""
+    from camlib import reproduce  # the package's docstring is the command's description
+
+    p = subparsers.add_parser(
+        "reproduce",
+        help="the paper's GAP vs GMP vs backprop comparison on the embedded dataset",
+        description=reproduce.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--profile",
+        choices=("fast", "full"),
+        default=None,
+        help="profile for --train: fast re-runs the recorded commands as they are, full swaps in the full "
+        "profile's data sizes (default: in force)",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="retrain the three models with the commands recorded in data/checkpoints/manifest.json",
+    )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=sorted(METHODS),
+        default=[],
+        metavar="METHOD",
+        help=f"also compare these map methods on the GAP network: any of {', '.join(sorted(METHODS))}",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for --train")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, mps")
+    p.add_argument("--limit", type=_positive, default=None, help="measure only the first N test images")
+    p.add_argument(
+        "--val-limit",
+        type=_positive,
+        default=None,
+        help="choose the thresholds on the first N validation images (default: the whole validation split)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="folder for the markdown, JSON and figure (default: reports/)"
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Handler of ``python -m camlib reproduce``."""
+    profile = args.profile or get_profile().name
+    t0 = time.perf_counter()
+    comparison = run(
+        train=args.train,
+        profile=profile,
+        seed=args.seed,
+        device=args.device,
+        limit=args.limit,
+        val_limit=args.val_limit,
+        methods=tuple(args.methods),
+    )
+    seconds = time.perf_counter() - t0
+    out = args.out or REPORTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    rows = {r.label: r.model for r in ROWS} | {
+        label: "gap" for label in comparison.reports if label not in {r.label for r in ROWS}
+    }
+    md, payload = write(comparison, rows, profile, seconds, out)
+    if args.json:
+        meta = ("profile", "source", "test_images", "seconds")
+        print(json.dumps(payload["rows"] | {"_meta": {k: payload[k] for k in meta} | {
+            "val_images": comparison.val_images, "tau_split": "val"}}, indent=1))  # fmt: skip
+    else:
+        print(md)
+        print(f"({seconds:.0f} s; written to {out.name}/reproduce_{profile}.md, .json, .png)")
+    return 0
