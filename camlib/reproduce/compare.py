@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,8 @@ _PAIRS = {(r.model, r.method) for r in ROWS}
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """What :func:`run` measured.
+class Comparison(Mapping[str, LocalizationReport]):
+    """What :func:`run` measured: a mapping of row label -> test report, with how it was chosen.
 
     Attributes:
         reports: row label -> the report on the TEST split (with the threshold chosen on validation).
@@ -66,6 +67,15 @@ class Comparison:
     checkpoints: dict[str, dict[str, Any] | None]
     val_images: int
     source: str
+
+    def __getitem__(self, label: str) -> LocalizationReport:
+        return self.reports[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.reports)
+
+    def __len__(self) -> int:
+        return len(self.reports)
 
 
 def selection_record(name: str) -> dict[str, Any] | None:

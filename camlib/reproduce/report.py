@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ COLUMNS = (
 )
 
 
-def markdown_table(reports: dict[str, LocalizationReport]) -> str:
+def markdown_table(reports: Mapping[str, LocalizationReport]) -> str:
     """The comparison as a markdown table (percentages; "—" where a row has no such number)."""
     head = "| method | " + " | ".join(c[1] for c in COLUMNS) + " |"
     lines = [head, "|---|" + "---:|" * len(COLUMNS)]
@@ -40,19 +41,20 @@ def markdown_table(reports: dict[str, LocalizationReport]) -> str:
     return "\n".join(lines)
 
 
-def threshold_table(comparison: Comparison) -> str:
-    """BoxAcc(tau, 0.5) on test, largest component, at the paper's, the released code's and the val-chosen tau,
-    beside the test-oracle tau that MaxBoxAcc takes."""
+def threshold_table(comparison: Mapping[str, LocalizationReport]) -> str:
+    """BoxAcc(tau, 0.5) on test, largest component, at the paper's, the released code's and the val-chosen tau
+    (when ``comparison`` is a :class:`Comparison`), beside the test-oracle tau that MaxBoxAcc takes."""
     taus = (PAPER_TAU, *RELEASED_CODE_TAUS)
     head = "| method | " + " | ".join(f"τ={t:.2f}" for t in taus)
     head += " | τ chosen on val | BoxAcc at it | test-oracle τ | BoxAcc at it (= MaxBoxAcc) |"
     lines = [head, "|---|" + "---:|" * (len(taus) + 4)]
-    for label, rep in comparison.reports.items():
+    chosen = comparison.taus if isinstance(comparison, Comparison) else {}
+    for label, rep in comparison.items():
         r = rep.box_acc
         curve = r.box_acc_largest[r.iou_thresholds.index(0.5)]  # (T,)
         at = [curve[int(abs(r.thresholds - t).argmin())] for t in taus]
         best = int(curve.argmax())
-        choice = comparison.taus.get(label)
+        choice = chosen.get(label)
         val = (
             "— | —"
             if choice is None
@@ -127,7 +129,8 @@ def write(
         f"## The threshold question: BoxAcc(τ, δ=0.5) on test, largest component, min–max normalised maps\n\n"
         f"The paper keeps 20% of the max; the released code thresholds an 8-bit heatmap at 20, 100 and 110 of 255 "
         f"(≈0.08, 0.39, 0.43). The τ chosen on validation comes next, then the test-oracle τ that MaxBoxAcc takes "
-        f"(a number no method could choose without the test boxes).\n\n{threshold_table(comparison)}\n"
+        f"(a number no method could choose without the test boxes). Every τ here is a fraction of the min–max range "
+        f"(so τ=0.20 is not the paper's 20% of the max: the main table has that).\n\n{threshold_table(comparison)}\n"
     )
     stem = f"reproduce_{profile}"
     (out / f"{stem}.md").write_text(md)
