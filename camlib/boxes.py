@@ -10,8 +10,7 @@ Conventions used throughout camlib:
   columns 0..9 and rows 0..9 is ``(0, 0, 10, 10)``, its area is ``(x2 - x1) * (y2 - y1)``, which is what
   :func:`torchvision.ops.box_iou` computes. (``torchvision.ops.masks_to_boxes`` is inclusive: add 1 to x2, y2.)
 * Connected components are 8-connected (diagonal neighbours touch), from :func:`scipy.ndimage.label`; a batch
-  is labelled in ONE call, as one tall image with an empty row after each image (so no two images connect)
-  and runs of empty rows squeezed to one (fewer pixels to scan, same components).
+  is labelled in ONE call, as one tall image with an empty row after each image (:func:`packed_rows`).
 * Thresholding (the paper's rule): keep the pixels with ``m >= tau * max(m)``. A map whose max is ``<= 0``
   (all zeros, e.g. a min-max-normalised constant map, or all negative) has NO box; a constant positive map keeps
   every pixel and gives the whole-image box. Where a single box is returned, "no box" is the zero box
@@ -58,9 +57,36 @@ def validate_maps(maps: Tensor, name: str = "maps") -> None:
 
 
 def validate_tau(tau: float) -> None:
-    """Raise a ``ValueError`` unless ``0 <= tau <= 1`` (a fraction of the map's max)."""
+    """Raise a ``TypeError`` unless ``tau`` is a real number, a ``ValueError`` unless ``0 <= tau <= 1``."""
+    if isinstance(tau, (bool, str, bytes)) or not isinstance(tau, (int, float, np.number, Tensor)):
+        raise TypeError(f"tau must be a number in [0, 1], got {type(tau).__name__} {tau!r}: e.g. tau=0.2")
     if not 0.0 <= float(tau) <= 1.0:
         raise ValueError(f"tau is a fraction of the map's max and must be in [0, 1], got {tau} (20% is 0.2)")
+
+
+def validate_boxes(boxes: Tensor, name: str = "boxes", against: Tensor | None = None) -> None:
+    """Raise a ``ValueError`` naming the fix unless ``boxes`` are finite (4,) or (N, 4) XYXY boxes with x1 <= x2,
+    y1 <= y2 (the zero box is "no box"), and not fractions of the image against pixel boxes ``against``.
+
+    >>> validate_boxes(torch.tensor([0.0, 0, 5, 10]))
+    """
+    if not isinstance(boxes, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (N, 4) or (4,), got {type(boxes).__name__}")
+    if boxes.shape[-1:] != (4,) or boxes.dim() > 2:
+        raise ValueError(f"{name} must have shape (N, 4) or (4,) in XYXY; got {tuple(boxes.shape)}")
+    b = boxes.detach().float().reshape(-1, 4)
+    bad = ~torch.isfinite(b).all(1) | (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+    if bad.any():
+        raise ValueError(
+            f"{name} {b[bad][0].tolist()} is not a finite XYXY box (x1 <= x2, y1 <= y2): for an (x, y, w, h) "
+            f"box use torchvision.ops.box_convert(b, 'xywh', 'xyxy')"
+        )
+    top = float(against.max()) if against is not None and against.numel() else 0.0
+    if b.numel() and b.max() <= 1 and (b != b.round()).any() and top > 1:  # else every IoU is 0, silently
+        raise ValueError(
+            f"{name} are fractions of the image (all in [0, 1]) but the others are in pixels (up to {top:g}): "
+            f"scale them to pixels first (x * W, y * H)"
+        )
 
 
 def threshold_maps(maps: Tensor, tau: float = 0.2) -> Tensor:
@@ -103,9 +129,8 @@ def component_rows(rows: np.ndarray, row_id: np.ndarray, h: int) -> tuple[np.nda
     """Components of packed (R, W) bool ``rows`` as int64 arrays ``(image, x1, y1, x2, y2, area)``.
 
     ``row_id`` (R,) gives each packed row's original index ``image * h + y``. One :func:`scipy.ndimage.label`
-    call (8-connected) labels every image; extents then come from the horizontal runs of each row: a run lies
-    in one component, so ``min``/``max`` over a component's runs give its box and the run lengths sum to its
-    area (``find_objects`` computed on runs instead of on every pixel, ~3x faster on 64x64 maps).
+    call labels every image; extents come from the horizontal runs of each row (a run lies in one component:
+    ``min``/``max`` over its runs give its box, run lengths sum to its area), ~3x faster than ``find_objects``.
     """
     w = rows.shape[1]
     labels = np.empty(rows.shape, dtype=np.int32)
@@ -200,15 +225,16 @@ def iou(a: Tensor, b: Tensor) -> Tensor:
         (N, M) IoUs in [0, 1] (a 0-dim tensor when both inputs are single boxes). Two zero-area boxes give 0,
         not NaN.
 
+    Raises:
+        ValueError: see :func:`validate_boxes`; also fractional boxes (in [0, 1]) against boxes in pixels.
+
     >>> round(iou(torch.tensor([0.0, 0.0, 10.0, 10.0]), torch.tensor([5.0, 0.0, 15.0, 10.0])).item(), 4)
     0.3333
     >>> iou(torch.zeros(4), torch.zeros(4)).item()
     0.0
     """
-    if a.shape[-1:] != (4,) or b.shape[-1:] != (4,) or a.dim() > 2 or b.dim() > 2:
-        raise ValueError(
-            f"boxes must have shape (N, 4) or (4,) in XYXY; got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
+    validate_boxes(a, "boxes a", against=b)
+    validate_boxes(b, "boxes b", against=a)
     single = a.dim() == 1 and b.dim() == 1
     a2, b2 = a.reshape(-1, 4).float(), b.reshape(-1, 4).float()  # (N, 4), (M, 4)
     out = torch.nan_to_num(box_iou(a2, b2), nan=0.0)  # (N, M); 0/0 only for two empty boxes

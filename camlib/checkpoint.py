@@ -7,15 +7,20 @@ without running any code from the file::
      "state_dict": {name: tensor}, "model_spec": ModelSpec.to_dict(), "class_names": [str],
      "dataset": {"name": "shapes", "splits": {"train": spec, "val": spec, "test": spec}},
      "profile": "fast", "seed": 0, "metrics": {...}, "history": [{...}], "command": "python -m camlib train ...",
-     "camlib_version": "0.1.0", "torch_version": "2.x", "created": "2026-01-01T12:00:00Z"}
+     "camlib_version": "0.1.0", "torch_version": "2.x", "created": "2026-01-01T12:00:00Z",
+     "content_sha256": digest of everything above (:func:`content_digest`)}
 
-Every way a file can be unusable (missing, truncated, not a checkpoint, modified, incomplete, not matching its
-model) raises :class:`CheckpointError`, whose message says what is wrong and how to get a good file.
+The file's sha256 (the zoo's manifest, ``--sha256``) is checked before it is read, the recorded
+``content_sha256`` after: a file without an outside digest is verified too (an older file without it loads
+*unverified*: ``meta.get("content_sha256") is None``). Every way a file can be unusable (missing, truncated,
+modified, incomplete, not matching its model) raises :class:`CheckpointError`, which names the fix.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import os
 import pickle
 import time
@@ -28,7 +33,7 @@ import torch
 from torch import nn
 
 import camlib
-from camlib.files import sha256_file
+from camlib.files import atomic_write, normalize_sha256, sha256_file
 from camlib.models import ModelSpec, build_model
 
 FORMAT = "camlib-checkpoint"
@@ -75,11 +80,12 @@ def save_checkpoint(
     history: Sequence[Any] = (),
     command: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    force: bool = False,
 ) -> str:
     """Write ``model``'s weights and metadata to ``path`` atomically; return the file's sha256.
 
     Args:
-        path: the ``.pt`` file to write (parent folders are created).
+        path: the ``.pt`` file to write (folders are created; an existing file is replaced only with ``force``).
         model: the trained model (its ``state_dict`` is copied to the CPU, contiguous).
         spec: the :class:`~camlib.models.ModelSpec` that rebuilds ``model``.
         class_names: one name per output logit.
@@ -90,6 +96,10 @@ def save_checkpoint(
         history: per-epoch records (dataclasses or dicts).
         command: the command line that made the checkpoint.
         extra: any further plain-typed metadata.
+        force: replace an existing file.
+
+    Raises:
+        camlib.files.DestinationError: ``path`` exists (without ``force``), is a folder, or cannot be written.
     """
     if len(class_names) != spec.num_classes:
         raise ValueError(f"{len(class_names)} class names for a model with {spec.num_classes} classes")
@@ -110,15 +120,31 @@ def save_checkpoint(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **plain(dict(extra or {})),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return sha256_file(path)
+    payload["content_sha256"] = content_digest(payload)
+    written = atomic_write(path, lambda tmp: torch.save(payload, tmp), force=force)
+    return sha256_file(written)
+
+
+def content_digest(payload: Mapping[str, Any]) -> str:
+    """sha256 of a checkpoint's content: its metadata (as sorted JSON) and every tensor's name, dtype, shape
+    and bytes; ``content_sha256`` itself is left out. Equal for a payload before saving and after loading."""
+    h = hashlib.sha256()
+    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "content_sha256")}
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    for name, t in sorted(payload.get("state_dict", {}).items()):
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # the raw bytes, whatever the dtype
+    return h.hexdigest()
+
+
+def _device_available(map_location: str | torch.device) -> None:
+    dev = torch.device(map_location)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"map_location={str(map_location)!r}, but CUDA is not available on this machine: use "
+            f"map_location='cpu' (the checkpoint itself is fine)"
+        )
 
 
 def _fix(command: str | None) -> str:
@@ -142,16 +168,19 @@ def read_checkpoint(
         command: the command that rebuilds the file, quoted in error messages.
 
     Raises:
-        CheckpointError: missing, truncated, not a checkpoint, sha256 mismatch, unsafe content, missing keys,
-            or an unknown format version.
+        CheckpointError: missing, truncated, not a checkpoint, sha256 mismatch, unsafe content, content that
+            does not match its recorded digest, missing keys, or an unknown format version.
+        ValueError: ``sha256`` is not a hex digest, or ``map_location`` is a device this machine does not have.
     """
     path = Path(path)
     fix = _fix(command)
+    _device_available(map_location)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}: check the path, or {fix}")
     if sha256 is not None:
+        sha256 = normalize_sha256(sha256)
         actual = sha256_file(path)
-        if actual != sha256.lower():
+        if actual != sha256:
             raise CheckpointError(
                 f"sha256 mismatch for {path}: expected {sha256}, file has {actual}. The file is corrupt or was "
                 f"modified (a partial download, a disk error, an edit): {fix}"
@@ -192,6 +221,12 @@ def read_checkpoint(
         raise CheckpointError(
             f"{path} has checkpoint format {payload['format_version']}, newer than this camlib "
             f"({camlib.__version__}, format {FORMAT_VERSION}): upgrade camlib"
+        )
+    recorded = payload.get("content_sha256")
+    if recorded is not None and content_digest(payload) != recorded:
+        raise CheckpointError(
+            f"{path} is damaged: its content does not match the digest recorded when it was saved (a flipped "
+            f"bit, a partial copy, an edit?): {fix}"
         )
     return payload
 

@@ -9,6 +9,7 @@ classifier is ONE ``nn.Linear`` after the pooling, which is what makes the class
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -159,48 +160,84 @@ class FCNet(nn.Module):
 
 
 def gapify(model: nn.Module, num_classes: int, width: int = 1024, pool: Pool = "avg") -> nn.Module:
-    """The paper's conversion of a torchvision classifier into a CAM network.
+    """The paper's conversion of a torchvision classifier into a CAM network, as a NEW model.
 
-    VGG / AlexNet style (``model.features`` is a ``Sequential``): keep ``features`` up to the last conv
-    stage's ReLU (the trailing max-pool and all FC layers go), add a 3x3 conv with ``width`` units + ReLU,
-    global pooling and one linear layer (Zhou et al., Sec. 3.1: 1024 units, 14x14 maps for VGG at 224 px).
-    ResNets already end in GAP + one linear layer: only ``fc`` is replaced to output ``num_classes``.
+    ``model`` is never changed: the result holds copies of the layers it keeps (pretrained weights included),
+    so training it leaves ``model`` as it was; it gets ``model``'s train/eval mode. By family:
+
+    * VGG, AlexNet, SqueezeNet, MobileNetV2/V3, EfficientNet, ConvNeXt (``model.features`` is a ``Sequential``
+      of conv layers or blocks): keep ``features`` up to its last block that holds a conv (and the BatchNorm /
+      ReLU after it; a trailing pooling goes, and every FC layer), add a 3x3 conv with ``width`` units + ReLU,
+      global pooling and one linear layer (Zhou et al., Sec. 3.1: 1024 units, 14x14 maps for VGG at 224 px).
+    * DenseNet (``features`` and ONE linear ``classifier``, pooled in ``forward``): all of ``features`` + ReLU,
+      global pooling, a new linear layer.
+    * ResNet, RegNet, GoogLeNet, Inception v3 (``avgpool`` + ``fc``): already GAP + one linear layer; a copy
+      with a new ``fc`` (auxiliary classifiers dropped; ``pool="max"`` swaps in global max pooling).
+    * :class:`GlobalPoolNet` (the course's models): a copy with a new classifier.
 
     Args:
-        model: a torchvision VGG, AlexNet or ResNet (pretrained or not).
-        num_classes: classes of the new linear layer.
-        width: channels of the added conv layer.
+        model: a torchvision classifier of a family above (pretrained or not).
+        num_classes: classes of the new linear layer (>= 1).
+        width: channels of the added conv layer (>= 1).
         pool: ``"avg"`` or ``"max"``.
 
     Returns:
-        A :class:`GlobalPoolNet` (VGG/AlexNet) or the ResNet with a new ``fc``.
+        A :class:`GlobalPoolNet` (``features``, ``pool``, ``classifier``), or a copy of the ResNet-style model.
 
     Raises:
-        TypeError: when the model is neither style, naming what is supported.
+        TypeError: a model of no family above (a ViT, a ShuffleNet, ...), naming how to build one yourself.
+        ValueError: ``num_classes`` or ``width`` < 1, or ``pool`` not ``"avg"``/``"max"``.
     """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive number of channels, got {width!r} (the paper uses 1024)")
+    if pool not in ("avg", "max"):
+        raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+    if isinstance(model, GlobalPoolNet):
+        new: nn.Module = GlobalPoolNet(
+            copy.deepcopy(model.features), model.classifier.in_features, num_classes, pool
+        )
+        return new.train(model.training)
     fc = getattr(model, "fc", None)
     if isinstance(fc, nn.Linear) and isinstance(getattr(model, "avgpool", None), nn.AdaptiveAvgPool2d):
-        model.fc = nn.Linear(fc.in_features, num_classes)
-        return model
-    features = getattr(model, "features", None)
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        new = copy.deepcopy(model)
+        new.fc = nn.Linear(fc.in_features, num_classes)
+        if pool == "max":
+            new.avgpool = nn.AdaptiveMaxPool2d(1)
+        for aux in ("aux1", "aux2", "AuxLogits"):  # GoogLeNet / Inception's side heads: not part of the CAM
+            if getattr(new, aux, None) is not None:
+                setattr(new, aux, None)
+        if hasattr(new, "aux_logits"):
+            setattr(new, "aux_logits", False)  # noqa: B010 -- an attribute of torchvision's model, not a module
+        return new.train(model.training)
+    features, head = getattr(model, "features", None), getattr(model, "classifier", None)
+    if isinstance(features, nn.Sequential) and isinstance(head, nn.Linear):  # DenseNet: features, ReLU, GAP
+        trunk = nn.Sequential(*copy.deepcopy(list(features.children())), nn.ReLU())
+        return GlobalPoolNet(trunk, head.in_features, num_classes, pool).train(model.training)
+    name = type(model).__name__
+    fix = "build GlobalPoolNet(features, channels, num_classes) from the model's conv trunk yourself"
     if not isinstance(features, nn.Sequential):
         raise TypeError(
-            f"gapify supports torchvision VGG/AlexNet (a `features` Sequential) and ResNets (`avgpool` + `fc`); "
-            f"got {type(model).__name__}. Build a GlobalPoolNet(features, channels, num_classes) yourself."
+            f"gapify supports torchvision VGG, AlexNet, SqueezeNet, MobileNet, EfficientNet, ConvNeXt (a "
+            f"`features` Sequential), DenseNet and ResNet-style models (`avgpool` + `fc`); got {name}: {fix}"
         )
     layers = list(features.children())
-    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    convs = [i for i, m in enumerate(layers) if any(isinstance(c, nn.Conv2d) for c in m.modules())]
     if not convs:
-        raise TypeError(f"{type(model).__name__}.features has no Conv2d layer to keep")
-    last = convs[-1]
-    keep = last + 1
-    while keep < len(layers) and not isinstance(layers[keep], (nn.MaxPool2d, nn.Conv2d)):
-        keep += 1  # keep the BatchNorm / ReLU that follow the last conv, drop the max-pool after it
-    conv = layers[last]
-    assert isinstance(conv, nn.Conv2d)
-    channels = conv.out_channels
-    trunk = nn.Sequential(*layers[:keep], nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True))
-    return GlobalPoolNet(trunk, width, num_classes, pool)
+        raise TypeError(f"{name}.features holds no Conv2d layer, so there is no conv map to keep: {fix}")
+    keep = convs[-1] + 1
+    while keep < len(layers) and not any(isinstance(c, (nn.Conv2d, *_POOLS)) for c in layers[keep].modules()):
+        keep += 1  # keep the BatchNorm / ReLU that follow the last conv block, drop a pooling after it
+    kept = nn.Sequential(*copy.deepcopy(layers[:keep]))
+    conv = next(m for m in kept.modules() if isinstance(m, nn.Conv2d))
+    with torch.no_grad():  # the kept trunk's output channels (a Fire module concatenates two convs)
+        channels = int(kept.eval()(torch.zeros(1, conv.in_channels, 64, 64)).shape[1])
+    trunk = nn.Sequential(*kept, nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True))
+    return GlobalPoolNet(trunk, width, num_classes, pool).train(model.training)
+
+
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
 
 # --- specs, so a checkpoint can rebuild its model -------------------------------------------------------

@@ -12,8 +12,10 @@ folder, e.g. a copy carried offline.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -29,12 +31,35 @@ from camlib.checkpoint import (
     load_checkpoint,
     read_checkpoint,
 )
-from camlib.files import REPO_ROOT, sha256_file
+from camlib.files import REPO_ROOT, DestinationError, atomic_write, check_destination, sha256_file
 
 ENV_VAR = "CAMLIB_ZOO_DIR"
 MANIFEST = "manifest.json"
 MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_DIR = REPO_ROOT / "data" / "checkpoints"
+ARCHS = ("gap", "gmp", "fc")  # what `python -m camlib train --model` builds
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+class ZooError(KeyError):
+    """No checkpoint of that name in the zoo; the message lists the names there are and how to build one."""
+
+    def __str__(self) -> str:  # a KeyError would quote its message
+        return str(self.args[0]) if self.args else ""
+
+
+def validate_name(name: str) -> str:
+    """``name`` when it can name a zoo checkpoint (letters, digits, ``_``, ``-``; no ``.pt``); else ValueError.
+
+    >>> validate_name("gap_fast")
+    'gap_fast'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        hint = f": use {Path(name).stem!r}" if isinstance(name, str) and name.endswith(".pt") else ""
+        raise ValueError(
+            f"a zoo name is letters, digits, '_' and '-' (like 'gap' or 'gap_fast'), got {name!r}{hint}"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -88,12 +113,12 @@ def _read_manifest(root: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(
+        raise CheckpointError(
             f"{path} is not valid JSON ({exc}): restore it from git (`git checkout {MANIFEST}`)"
         ) from exc
     entries = data.get("checkpoints", {}) if isinstance(data, dict) else None
     if not isinstance(entries, dict):
-        raise ValueError(f"{path} has no 'checkpoints' object: restore it from git")
+        raise CheckpointError(f"{path} has no 'checkpoints' object: restore it from git")
     return entries
 
 
@@ -106,18 +131,36 @@ def entry(name: str, root: str | os.PathLike[str] | None = None) -> ZooEntry:
     """The manifest entry of ``name``.
 
     Raises:
-        KeyError: for an unknown name, listing the known ones and how to build one.
+        ZooError: (a ``KeyError``) for an unknown name, listing the known ones and how to build one.
     """
     base = zoo_dir(root)
     entries = _read_manifest(base)
     if name not in entries:
-        raise KeyError(
-            f"no checkpoint named {name!r} in {base / MANIFEST} (available: {sorted(entries) or 'none'}); "
-            f"build it with `python -m camlib train --model {name} --zoo {name}`"
-        )
+        raise ZooError(unknown_name(name, sorted(entries), base))
     d = entries[name]
     known = {f for f in ZooEntry.__dataclass_fields__ if f not in ("name", "root")}
     return ZooEntry(name=name, root=str(base), **{k: v for k, v in d.items() if k in known})
+
+
+def unknown_name(name: str, known: list[str], base: Path) -> str:
+    """Why ``name`` is not in the zoo at ``base``: the names there are, the closest one, how to build it."""
+    where = f"in {base / MANIFEST} (available: {', '.join(known) or 'none'})"
+    stem = Path(str(name)).stem
+    if str(name).endswith(".pt") or "/" in str(name) or os.sep in str(name):
+        if stem in known:
+            return f"{name!r} is a file name, not a zoo name {where}: use {stem!r}"
+        return (
+            f"{name!r} is a file name, not a zoo name {where}: load a file with "
+            f"camlib.checkpoint.load_checkpoint({str(name)!r})"
+        )
+    close = difflib.get_close_matches(str(name), known, n=1)
+    if close:
+        return f"no checkpoint named {name!r} {where}: did you mean {close[0]!r}?"
+    arch = name if name in ARCHS else "gap"
+    return (
+        f"no checkpoint named {name!r} {where}; build it with "
+        f"`python -m camlib train --model {arch} --zoo {name}`"
+    )
 
 
 def load_with_meta(
@@ -134,7 +177,7 @@ def load(name: str, map_location: str = "cpu", root: str | os.PathLike[str] | No
     The file's sha256 is checked against the manifest before it is read.
 
     Raises:
-        KeyError: unknown name.
+        ZooError: (a ``KeyError``) unknown name.
         CheckpointError: missing, truncated, modified or otherwise unusable file (the message has the fix).
     """
     return load_with_meta(name, map_location, root)[0]
@@ -151,8 +194,13 @@ def register(
     root: str | os.PathLike[str] | None = None,
     command: str | None = None,
     max_bytes: int = MAX_BYTES,
+    *,
+    force: bool = False,
 ) -> ZooEntry:
-    """Copy ``checkpoint`` into the zoo as ``<name>.pt`` and write its manifest entry (replacing an old one).
+    """Copy ``checkpoint`` into the zoo as ``<name>.pt`` and write its manifest entry.
+
+    A name already in the zoo (or a file ``<name>.pt`` already there) is replaced only with ``force=True``;
+    when ``checkpoint`` IS ``<zoo>/<name>.pt`` (written there by ``train --zoo``), it is registered in place.
 
     Args:
         name: the zoo name.
@@ -160,11 +208,14 @@ def register(
         root: the zoo folder (see :func:`zoo_dir`).
         command: the command that made it (default: the one the checkpoint records).
         max_bytes: the largest file the zoo accepts (5 MB: the repository ships them).
+        force: replace an existing entry and file of that name.
 
     Raises:
         CheckpointError: the file is not a valid checkpoint.
-        ValueError: the file is larger than ``max_bytes``.
+        DestinationError: the name is taken and ``force`` is false.
+        ValueError: the file is larger than ``max_bytes``, or ``name`` is not a valid zoo name.
     """
+    validate_name(name)
     src = Path(checkpoint)
     meta = read_checkpoint(src)
     size = src.stat().st_size
@@ -173,10 +224,11 @@ def register(
             f"{src} is {size / 1e6:.1f} MB, over the zoo's {max_bytes / 1e6:.1f} MB limit: use smaller widths"
         )
     base = zoo_dir(root)
-    base.mkdir(parents=True, exist_ok=True)
     dst = base / f"{name}.pt"
-    if src.resolve() != dst.resolve():
-        shutil.copyfile(src, dst)
+    in_place = dst.exists() and src.resolve() == dst.resolve()
+    check_name_free(name, base, force=force, written=src if in_place else None)
+    if not in_place:
+        atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp), force=True)
     e = ZooEntry(
         name=name,
         file=dst.name,
@@ -196,25 +248,53 @@ def register(
     return e
 
 
+def check_name_free(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    how: str = "force=True",
+    written: Path | None = None,
+) -> Path:
+    """``<zoo>/<name>.pt`` when ``name`` can be registered (checked BEFORE a training run): the name is free,
+    or ``force``; ``written`` is a checkpoint just written at that very path (registered in place).
+
+    Raises:
+        DestinationError: the name is taken and ``force`` is false (``how`` says how to ask), or the folder
+            cannot be written. ValueError: not a valid zoo name.
+    """
+    validate_name(name)
+    base = zoo_dir(root)
+    dst = base / f"{name}.pt"
+    if not force and (name in _read_manifest(base) or (dst.exists() and written is None)):
+        raise DestinationError(
+            f"the zoo in {base} already has a checkpoint named {name!r}: pass {how} to replace it, "
+            f"or choose another name"
+        )
+    return dst if written is not None else check_destination(dst, force=True)
+
+
 def _write_manifest(base: Path, entries: Mapping[str, Any]) -> None:
-    path = base / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
     doc = {
         "about": "Checkpoints shipped with the CAM course; rebuild one with its command. See camlib/zoo.py.",
         "checkpoints": dict(sorted(entries.items())),
     }
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    atomic_write(base / MANIFEST, lambda tmp: tmp.write_text(text), force=True)  # the zoo's own index
 
 
 __all__ = [
     "CheckpointError",
     "ZooEntry",
+    "ZooError",
     "available",
+    "check_name_free",
     "dataset",
     "entry",
     "load",
     "load_with_meta",
     "register",
+    "unknown_name",
+    "validate_name",
     "zoo_dir",
 ]

@@ -13,6 +13,7 @@ import camlib
 from camlib.checkpoint import (
     FORMAT,
     CheckpointError,
+    content_digest,
     dataset_from_meta,
     load_checkpoint,
     plain,
@@ -158,6 +159,7 @@ def test_pickled_objects_are_refused(tmp_path: Path) -> None:
 def test_weights_that_do_not_fit_the_spec(saved: tuple[Path, nn.Module, str], tmp_path: Path) -> None:
     payload = torch.load(saved[0], weights_only=True)
     payload["model_spec"]["num_classes"] = 5
+    payload["content_sha256"] = content_digest(payload)  # a consistent file whose spec is wrong (not damaged)
     path = tmp_path / "mismatch.pt"
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="do not fit its recorded model spec.*rebuild it with"):

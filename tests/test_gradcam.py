@@ -23,7 +23,7 @@ def trained_looking_gapnet() -> GAPNet:
 def test_grad_cam_equals_relu_cam_over_hw_on_a_gap_network() -> None:
     net = trained_looking_gapnet()
     x = torch.rand(4, 3, 24, 24)
-    classes = [0, 2, 5]
+    classes = [[0, 2, 5]]  # the same three classes for every image (shape (1, N))
     cam = class_activation_maps(net, x, classes=classes)
     gc = grad_cam(net, x, classes=classes)
     h, w = cam.maps.shape[-2:]

@@ -282,5 +282,12 @@ def test_cli(
     assert main(["prefetch", "--pack", bundle, "--data", data]) == 0
     assert main(["prefetch", "--unpack", bundle, "--data", str(tmp_path / "copy")]) == 0
     assert "unpacked 2 files" in capsys.readouterr().out
-    assert main(["prefetch", "--unpack", str(tmp_path / "nope.tar")]) == 1
-    assert main(["prefetch", "imagenet"]) == 1
+    # a bad argument is a user error: one line on stderr, exit status 2 (a failed download above: 1)
+    assert main(["prefetch", "--unpack", str(tmp_path / "nope.tar")]) == 2
+    assert main(["prefetch", "imagenet"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "error: no bundle at" in err
+        and "error: unknown resource 'imagenet'" in err
+        and len(err.splitlines()) == 2
+    )

@@ -9,6 +9,10 @@ from camlib import profile as prof
 
 def test_env_var_selects_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMLIB_PROFILE", "full")
+    monkeypatch.setattr(prof, "accelerator_available", lambda: False)
+    with pytest.warns(prof.SlowWarning, match="training takes hours"):  # full on a CPU says so
+        assert prof.get_profile().name == "full"
+    monkeypatch.setattr(prof, "accelerator_available", lambda: True)
     assert prof.get_profile().name == "full"
     monkeypatch.setenv("CAMLIB_PROFILE", " FAST ")
     assert prof.get_profile().image_size == 64

@@ -17,7 +17,7 @@ def test_linear_model_saliency_is_max_abs_weight_over_channels() -> None:
     lin = nn.Linear(3 * 4 * 5, 7)
     model = nn.Sequential(nn.Flatten(), lin).eval()
     x = torch.rand(2, 3, 4, 5)
-    out = gradient_saliency(model, x, classes=[1, 6])
+    out = gradient_saliency(model, x, classes=[[1, 6]])
     expected = lin.weight.detach().view(7, 3, 4, 5).abs().amax(1)[[1, 6]]  # (K, H, W): dS_c/dx = w_c
     torch.testing.assert_close(out.maps, expected.expand(2, -1, -1, -1))
     torch.testing.assert_close(out.logits, model(x).detach())

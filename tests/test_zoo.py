@@ -14,6 +14,7 @@ from camlib.__main__ import main
 from camlib.cam import class_activation_maps
 from camlib.checkpoint import CheckpointError, save_checkpoint
 from camlib.data.shapes import Shapes
+from camlib.files import DestinationError
 from camlib.models import ModelSpec, NetConfig, build_model
 from camlib.train import evaluate, fit
 
@@ -74,8 +75,12 @@ def test_register_load_evaluate(zoo_root: Path, tmp_path: Path) -> None:
     assert evaluate(model, ds, device="cpu")["accuracy"] == pytest.approx(e.metrics["test_accuracy"], abs=0.5)
     out = class_activation_maps(model, ds.batch(torch.arange(2)).images)
     assert out.maps.shape == (2, 1, 16, 16)
-    # registering again replaces the entry, and the zoo root can also be passed explicitly
-    zoo.register("tiny", tmp_path / "made.pt", command="again")
+    # registering again is refused (the entry and its file would be lost) unless forced
+    with pytest.raises(DestinationError, match="already has a checkpoint named 'tiny': pass force=True"):
+        zoo.register("tiny", tmp_path / "made.pt", command="again")
+    assert zoo.entry("tiny").command != "again"
+    # with force it replaces the entry, and the zoo root can also be passed explicitly
+    zoo.register("tiny", tmp_path / "made.pt", command="again", force=True)
     assert zoo.entry("tiny", root=zoo_root).command == "again" and zoo.available(zoo_root) == ["tiny"]
 
 
@@ -110,6 +115,7 @@ def test_cli_train_registers_and_evaluates_by_name(
     zoo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "ckpt" / "cli.pt"
+    out.parent.mkdir()  # an explicit --out must be in a folder that exists (a typo would make a new one)
     args = ["train", "--epochs", "1", "--out", str(out), "--zoo", "cli", "--json", *SMALL]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)

@@ -9,22 +9,24 @@ no ``.grad``), the weighted sum and the optional ReLU. Resizing and normalisatio
 :mod:`camlib.cam.postprocess`.
 
 Every method runs the model in ``eval()`` mode (BatchNorm uses its running statistics, so an image's map does
-not depend on the rest of the batch) and restores the caller's mode afterwards; it never changes parameters,
-their ``requires_grad``, or the input tensor.
+not depend on the rest of the batch) and gives every module its own mode back afterwards; it never changes
+parameters, buffers (BatchNorm statistics), their ``requires_grad``, or the input tensor. Gradient methods
+work inside ``torch.inference_mode()`` / ``torch.no_grad()`` and on frozen trunks (``requires_grad=False``):
+the gradient is taken with respect to a copy of the input, not the parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from camlib.cam.head import CAMHead, default_target_layer, find_cam_head
+from camlib.cam.head import CAMHead, default_target_layer, resolve_head, trace_cam_head
 from camlib.cam.inputs import Classes, resolve_classes, validate_images
 
 
@@ -121,6 +123,24 @@ def class_gradients(scores: Tensor, wrt: Tensor) -> Tensor:
     return torch.stack(grads, dim=1)  # (B, N, ...)
 
 
+def _forward(model: nn.Module, x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``model(x)`` as (B, C) logits; images too small for the network become a ValueError with the fix."""
+    try:
+        logits = model(x)
+    except RuntimeError as exc:
+        msg = str(exc).splitlines()[0]
+        if "too small" in msg or "greater than actual input size" in msg or "size can't be" in msg:
+            raise ValueError(
+                f"images of {shape[-2]}x{shape[-1]} px are too small for {type(model).__name__} ({msg}): "
+                f"use larger images (the size the model was trained on)"
+            ) from exc
+        raise
+    if not isinstance(logits, Tensor) or logits.dim() != 2:
+        got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"the model must return (B, C) logits, got {got}: call the maps on a classifier")
+    return logits
+
+
 def channel_maps(
     model: nn.Module,
     x: Tensor,
@@ -150,23 +170,26 @@ def channel_maps(
     """
     validate_images(model, x)
     head = None
+    watch: AbstractContextManager[Any]
     if layer == "head":
         if target_layer is not None:
             raise ValueError(
                 "CAM maps the features that the GAP head pools, so target_layer does not apply: "
                 "use camlib.cam.grad_cam(model, x, target_layer=...) for another layer"
             )
-        head = find_cam_head(model)
-        module, what = head.pool, "input"
+        watch = cast(Any, trace_cam_head(model))  # the head that makes the logits, found on this forward pass
     else:
-        module, what = (target_layer if target_layer is not None else default_target_layer(model)), "output"
+        watch = cast(Any, capture(target_layer if target_layer is not None else default_target_layer(model)))
     # gradients need a graph, even inside torch.inference_mode() and when the trunk is frozen
     graph = torch.inference_mode(False) if gradients else nullcontext()
     with evaluation(model), graph:
         inp = x.clone().requires_grad_(True) if gradients else x
-        with torch.set_grad_enabled(gradients), capture(module, what) as store:  # type: ignore[arg-type]
-            logits = model(inp)  # (B, C)
-        acts = store["value"]  # (B, K, h, w)
+        with torch.set_grad_enabled(gradients), watch as seen:
+            logits = _forward(model, inp, tuple(x.shape))  # (B, C)
+        if layer == "head":
+            head, acts = resolve_head(model, seen, logits)  # acts (B, K, h, w)
+        else:
+            acts = seen["value"]  # (B, K, h, w)
         idx = resolve_classes(classes, logits.detach())  # (B, N)
         grads = class_gradients(logits.gather(1, idx), acts) if gradients else None  # (B, N, K, h, w)
         record = LayerRecord(model, x, acts.detach(), grads, logits.detach(), idx, head)

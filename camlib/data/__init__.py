@@ -13,7 +13,7 @@ What lives where:
 """
 
 from camlib.data.cub import CUB
-from camlib.data.folder import DatasetNotFoundError, ImageFolder
+from camlib.data.folder import DatasetNotFoundError, ImageFileError, ImageFolder
 from camlib.data.pets import OxfordPets
 from camlib.data.sample import (
     Batch,
@@ -33,6 +33,7 @@ __all__ = [
     "Batch",
     "CollatedDataset",
     "DatasetNotFoundError",
+    "ImageFileError",
     "ImageFolder",
     "OxfordPets",
     "Sample",

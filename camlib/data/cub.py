@@ -17,6 +17,7 @@ The segmentations average several annotators; a pixel is bird when its grey leve
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from camlib.data.folder import (
@@ -34,8 +35,20 @@ CUB_MASKS_URL = "https://data.caltech.edu/records/w9d68-gec53"
 FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt", "classes.txt")
 
 
-def _table(path: Path) -> dict[int, list[str]]:
-    """``{id: [fields...]}`` of a whitespace-separated CUB metadata file."""
+_RESTORE = "restore the file from CUB_200_2011.tgz (`python -m camlib prefetch cub --force`)"
+
+
+def _table(path: Path, form: str = "<id> ...", numbers: int = 0) -> dict[int, list[str]]:
+    """``{id: [fields...]}`` of a whitespace-separated CUB metadata file.
+
+    Args:
+        path: the file.
+        form: what a line looks like, quoted in errors.
+        numbers: how many fields after the id must be finite numbers (a box: 4).
+
+    Raises:
+        ValueError: a malformed line, named as ``path:line`` with the expected form and the fix.
+    """
     rows: dict[int, list[str]] = {}
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
@@ -43,9 +56,14 @@ def _table(path: Path) -> dict[int, list[str]]:
             if not fields:
                 continue
             try:
+                values = [float(v) for v in fields[1 : 1 + numbers]]
+                if len(values) < numbers or not all(math.isfinite(v) for v in values):
+                    raise ValueError
                 rows[int(fields[0])] = fields[1:]
             except ValueError:
-                raise ValueError(f"{path}:{number}: expected '<id> ...', got {line.strip()!r}") from None
+                raise ValueError(
+                    f"{path}:{number}: expected '{form}', got {line.strip()!r}: {_RESTORE}"
+                ) from None
     return rows
 
 
@@ -117,11 +135,13 @@ class CUB(CollatedDataset):
             )
         self.seg_dir = seg_dir if (masks is None and seg_dir.is_dir()) or masks is True else None
 
-        paths = _table(base / "images.txt")
-        labels = _table(base / "image_class_labels.txt")
-        is_train = _table(base / "train_test_split.txt")
-        boxes = _table(base / "bounding_boxes.txt")
-        folders = {i: f[0] for i, f in _table(base / "classes.txt").items()}
+        paths = _table(base / "images.txt", "<id> <class dir>/<file>.jpg")
+        labels = _table(base / "image_class_labels.txt", "<id> <class 1..200>", numbers=1)
+        is_train = _table(base / "train_test_split.txt", "<id> <1 train | 0 test>", numbers=1)
+        boxes = _table(base / "bounding_boxes.txt", "<id> <x> <y> <width> <height>", numbers=4)
+        folders = {
+            i: f[0] for i, f in _table(base / "classes.txt", "<class 1..200> <nnn.Class_name>").items()
+        }
         self.class_folders: tuple[str, ...] = tuple(folders[i] for i in sorted(folders))
         self.class_names: tuple[str, ...] = tuple(class_name(f) for f in self.class_folders)
         keep = {"train": ("1",), "test": ("0",), "all": ("0", "1")}[split]
@@ -129,7 +149,7 @@ class CUB(CollatedDataset):
         for i in sorted(paths):
             if i not in labels or i not in is_train or i not in boxes:
                 raise ValueError(
-                    f"CUB image id {i} ({paths[i][0]}) lacks a label, split or box line in {base}"
+                    f"CUB image id {i} ({paths[i][0]}) lacks a label, split or box line in {base}: {_RESTORE}"
                 )
             if is_train[i][0] in keep:
                 x, y, w, h = (float(v) for v in boxes[i][:4])

@@ -40,11 +40,24 @@ class DatasetNotFoundError(FileNotFoundError):
         super().__init__(f"{dataset}: files not found. Expected:\n{shown}{more}\nHow to get them: {how}")
 
 
+class ImageFileError(OSError):
+    """An image file exists but cannot be decoded (truncated, corrupt, not an image); the message names the
+    file and the fix."""
+
+
+def _read_error(path: Path, exc: Exception) -> ImageFileError:
+    return ImageFileError(
+        f"{path} cannot be read as an image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): "
+        f"the file is damaged or not an image; replace it (fetch the dataset again) or remove it from the folder"
+    )
+
+
 def load_rgb(path: Path, image_size: int) -> tuple[Tensor, tuple[int, int]]:
     """Read an image file as RGB and resize it to a square.
 
     Args:
-        path: an image file PIL can read (grey, palette and CMYK images are converted to RGB).
+        path: an image file PIL can read (grey, palette and CMYK images are converted to RGB; 16-bit and
+            float grey images are scaled by their bit depth, not clipped to white).
         image_size: side S of the output, in pixels.
 
     Returns:
@@ -52,17 +65,34 @@ def load_rgb(path: Path, image_size: int) -> tuple[Tensor, tuple[int, int]]:
 
     Raises:
         DatasetNotFoundError: the file does not exist.
+        ImageFileError: it cannot be decoded (a truncated or corrupt file), with the file's path.
     """
     if not Path(path).is_file():
         raise DatasetNotFoundError(
             Path(path).name, [Path(path)], "restore the file, or fetch the dataset again"
         )
-    with Image.open(path) as im:
-        return square_tensor(im, image_size), im.size
+    try:
+        with Image.open(path) as im:
+            return square_tensor(im, image_size), im.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _read_error(Path(path), exc) from exc
 
 
 def square_tensor(image: Image.Image, image_size: int) -> Tensor:
-    """A PIL image as a (3, S, S) float32 tensor in [0, 1], converted to RGB and resized (bilinear, no crop)."""
+    """A PIL image as a (3, S, S) float32 tensor in [0, 1], converted to RGB and resized (bilinear, no crop).
+
+    Grey images of more than 8 bits (PIL modes ``I;16``, ``I``, ``F``: 16-bit PNGs, TIFFs) are scaled by
+    their depth: 65535 is white for 16 bits (``convert("RGB")`` would clip every value above 255 to white).
+
+    >>> square_tensor(Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16)), 2)[0, 0, 0].item()
+    0.5000076293945312
+    """
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        grey = np.asarray(image, dtype=np.float32)  # (H, W)
+        top = 1.0 if image.mode == "F" and grey.max() <= 1 else 255.0 if grey.max() <= 255 else 65535.0
+        scaled = Image.fromarray(np.clip(grey / top, 0, 1).astype(np.float32), mode="F")
+        small = np.asarray(scaled.resize((image_size, image_size), Image.Resampling.BILINEAR))  # (S, S)
+        return torch.from_numpy(small.copy()).clamp_(0, 1).expand(3, -1, -1).clone()  # (3, S, S)
     rgb = image.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
     array = np.asarray(rgb, dtype=np.uint8)  # (S, S, 3)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255)  # (3, S, S)
@@ -73,9 +103,15 @@ def load_mask(path: Path, image_size: int, threshold: int) -> Tensor:
 
     Returns:
         (S, S) bool.
+
+    Raises:
+        ImageFileError: the file cannot be decoded, with its path.
     """
-    with Image.open(path) as im:
-        grey = im.convert("L").resize((image_size, image_size), Image.Resampling.NEAREST)
+    try:
+        with Image.open(path) as im:
+            grey = im.convert("L").resize((image_size, image_size), Image.Resampling.NEAREST)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise _read_error(Path(path), exc) from exc
     return torch.from_numpy(np.asarray(grey) >= threshold)  # (S, S)
 
 

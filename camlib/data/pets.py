@@ -22,7 +22,7 @@ from PIL import Image
 from torch import Tensor
 from torchvision.ops import masks_to_boxes
 
-from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, square_tensor
+from camlib.data.folder import DEFAULT_IMAGE_SIZE, DatasetNotFoundError, ImageFileError, square_tensor
 from camlib.data.sample import CollatedDataset, Sample
 from camlib.files import data_dir
 
@@ -102,7 +102,16 @@ class OxfordPets(CollatedDataset):
         return len(self._tv)
 
     def __getitem__(self, index: int) -> Sample:
-        photo, (label, trimap) = self._tv[index]
+        try:
+            photo, (label, trimap) = self._tv[index]
+        except (OSError, SyntaxError, ValueError) as exc:  # a truncated or corrupt photo or trimap
+            files = [
+                str(p[index]) for p in (getattr(self._tv, "_images", []), getattr(self._tv, "_segs", []))
+            ]
+            raise ImageFileError(
+                f"{' or '.join(files) or f'image {index}'} cannot be read ({str(exc).splitlines()[0]}): the file "
+                f"is damaged; fetch the dataset again (`python -m camlib prefetch pets --force`)"
+            ) from exc
         image = square_tensor(photo, self.image_size)  # (3, S, S)
         with trimap:
             tri = trimap.resize((self.image_size, self.image_size), Image.Resampling.NEAREST)

@@ -8,6 +8,10 @@ A dataset of the course (:class:`SampleDataset`) has a length, ``class_names``, 
 ``ds.batch(indices, device) -> Batch``. The embedded dataset generates a batch at once on the device; the photo
 datasets derive from :class:`CollatedDataset`, whose ``batch`` collates ``ds[i]``; :class:`SampleList` makes a
 dataset of a plain list of samples.
+
+``DataLoader(dataset)`` works without a ``collate_fn``: importing this module adds :class:`Sample` to torch's
+default collate map (``torch.utils.data._utils.collate.default_collate_fn_map``), so a batch of samples
+becomes a :class:`Batch`, as with ``collate_fn=collate`` (torch's default would fail on a dataclass).
 """
 
 from __future__ import annotations
@@ -112,6 +116,18 @@ def collate(samples: Sequence[Sample]) -> Batch:
         nan = torch.full((4,), float("nan"))
         parts = torch.stack([s.part_box if s.part_box is not None else nan for s in samples])  # (B, 4)
     return Batch(images, labels, boxes, masks, parts)
+
+
+def _collate_samples(batch: Sequence[Sample], *, collate_fn_map: object = None) -> Batch:
+    return collate(batch)
+
+
+try:  # DataLoader(dataset) without collate_fn=collate: a batch of Samples becomes a Batch
+    from torch.utils.data._utils.collate import default_collate_fn_map
+
+    default_collate_fn_map.setdefault(Sample, _collate_samples)
+except ImportError:  # pragma: no cover - an older torch: DataLoader needs collate_fn=camlib.data.collate
+    pass
 
 
 def index_tensor(indices: Indices, size: int) -> Tensor:

@@ -86,15 +86,33 @@ class ExplorerState:
         return self.panels[0].iou
 
 
+#: how the explorer names the label of an image without one (ImageFolder's flat layout gives -1)
+UNLABELLED = "unlabelled"
+
+
+def class_label(class_names: Sequence[str], c: int) -> str:
+    """The name of class ``c``; :data:`UNLABELLED` for a label outside ``0..C-1`` (never wraps to the last class).
+
+    >>> class_label(["cat", "dog"], -1), class_label(["cat", "dog"], 1)
+    ('unlabelled', 'dog')
+    """
+    return class_names[c] if 0 <= c < len(class_names) else UNLABELLED
+
+
 def status_html(state: ExplorerState, class_names: Sequence[str], position: str = "") -> str:
     """The explorer's status line: what the learner sees, in words (HTML, IoUs as ``IoU = 0.512``)."""
-    name = class_names.__getitem__
+
+    def name(c: int) -> str:
+        return class_label(class_names, c)
+
+    labelled = 0 <= state.label < len(class_names)
     lines = [
         f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
         f"map of <b>{name(state.cls)}</b> · τ = {state.tau:.2f}"
     ]
     for p in state.panels:
         ok = "✓ correct" if p.pred == state.label else f"✗ wrong (true: {name(state.label)})"
+        ok = ok if labelled else "(no true class to compare)"
         txt = f"<b>{p.name}</b> ({p.method}): predicts <b>{name(p.pred)}</b> ({p.prob:.1%}) {ok}"
         if state.cls != p.pred:
             txt += f" · gives {name(state.cls)} {p.cls_prob:.1%}"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from camlib.explorer.render import class_label
 from camlib.explorer.views import CAMViews, Look
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR
 
@@ -34,7 +35,7 @@ def snapshot_figure(
     for r, (i, c, t) in enumerate(shown):
         cls = views.predicted(i) if c is None else c
         panels, st = views.view(i, cls, t, look, titles=False)
-        titles = [f"#{i} · true: {views.class_names[st.label]}"] + [
+        titles = [f"#{i} · true: {class_label(views.class_names, st.label)}"] + [
             f"{p.name} · {views.class_names[cls]} · τ={t:.2f}\n"
             + ("IoU n/a" if p.iou is None else f"IoU = {p.iou:.2f}")
             for p in st.panels

@@ -37,6 +37,7 @@ from camlib.explorer.render import (
     PanelState,
     base_panel,
     box_tuple,
+    class_label,
     display_map,
     draw_boxes,
     heat,
@@ -96,6 +97,12 @@ class CAMViews:
             raise ValueError(
                 f"{len(self.class_names)} class names for models with {self.num_classes} classes"
             )
+        bad = self.labels[(self.labels < -1) | (self.labels >= self.num_classes)]
+        if bad.numel():
+            raise ValueError(
+                f"label {int(bad[0])} is not a class of models with {self.num_classes} classes (0.."
+                f"{self.num_classes - 1}, or -1 for an unlabelled image): check the dataset and the models"
+            )
         self.preds = self.probs[next(iter(self.models))].argmax(1)  # (N,)
         for name in self.models:
             if name not in self._all_maps and len(self.indices) <= _PRECOMPUTE_MAX:
@@ -106,7 +113,7 @@ class CAMViews:
     def _predict(self, name: str, model: nn.Module, batch_size: int) -> Tensor:
         """Softmax of every explored image; CAM models also get all their maps, in the same batched passes."""
         dev = next(model.parameters()).device
-        every = list(range(self.num_classes)) if self.methods[name][1] is class_activation_maps else None
+        every = [list(range(self.num_classes))] if self.methods[name][1] is class_activation_maps else None
         probs, maps = [], []
         with evaluation(model), torch.inference_mode():
             for s in range(0, len(self.indices), batch_size):
@@ -180,7 +187,8 @@ class CAMViews:
     def class_options(self, index: int, top_k: int = 5) -> list[tuple[str, int]]:
         """``(label, class)`` of the first model's ``top_k`` classes on image ``index``, plus the true class.
 
-        Labels read ``"fish · 93.1%"``; the true class's label ends with ``"← true class"``.
+        Labels read ``"fish · 93.1%"``; the true class's label ends with ``"← true class"`` (an unlabelled
+        image, label -1, adds none).
         """
         row = self._row[index]
         p = self.probs[next(iter(self.models))][row]  # (C,)
@@ -188,15 +196,16 @@ class CAMViews:
         top = [int(c) for c in p.topk(min(top_k, self.num_classes)).indices]
         return [
             (f"{self.class_names[c]} · {float(p[c]):.1%}{'  ← true class' if c == label else ''}", c)
-            for c in dict.fromkeys([*top, label])
+            for c in dict.fromkeys([*top, *([label] if label >= 0 else [])])
         ]
 
     def filtered(self, key: str) -> list[int]:
-        """The explored indices a filter keeps: ``"all"``, ``"correct"`` / ``"wrong"`` (first model) or ``"class:K"``."""
+        """The explored indices a filter keeps: ``"all"``, ``"correct"`` / ``"wrong"`` (first model; unlabelled
+        images are neither) or ``"class:K"``."""
         if key == "all":
             keep = torch.ones_like(self.labels, dtype=torch.bool)
         elif key in ("correct", "wrong"):
-            keep = (self.preds == self.labels) == (key == "correct")
+            keep = ((self.preds == self.labels) == (key == "correct")) & (self.labels >= 0)
         else:
             keep = self.labels == int(key.split(":")[1])
         return [self.indices[r] for r in torch.nonzero(keep).flatten().tolist()]
@@ -213,7 +222,7 @@ class CAMViews:
         marks = [DrawBox(b, c, 2) for b, c in ((gt, GT_RGB), (part, PART_RGB)) if b is not None]
         img = self._cached(("img", row), lambda: base_panel(d.images[row], None, 0.0, cmap, sc))
         img = draw_boxes(img, marks, sc)
-        panels = [titled(img, f"#{index} true: {self.class_names[label]}") if titles else img]
+        panels = [titled(img, f"#{index} true: {class_label(self.class_names, label)}") if titles else img]
         states = []
         for name, probs in self.probs.items():
             m = self.display_map(name, index, cls, mode, normalised)

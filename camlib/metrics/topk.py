@@ -86,8 +86,23 @@ class LocalizationMeter:
         self.reset()
 
     def reset(self) -> None:
-        self._counts = dict.fromkeys(("n", "top1", "topk", "loc", "top1_loc", "topk_loc"), 0)
+        self._counts = dict.fromkeys(("n", "top1", "topk", "loc", "top1_loc", "topk_loc", "hits"), 0)
         self._iou_sum = 0.0
+        self._extent = [0.0, 0.0]  # the largest coordinate of the predicted boxes, of the ground-truth boxes
+
+    def _check_scale(self, boxes: Tensor, gts: list[Tensor], ious: Tensor) -> None:
+        """Refuse boxes in map pixels against ground truth in image pixels (maps not upsampled): after 8 images,
+        every predicted box within half the ground truth's extent and not one localised (IoU >= 0.5)."""
+        pred = max(self._extent[0], float(boxes.max()) if boxes.numel() else 0.0)
+        gt = max(self._extent[1], max(float(g.max()) for g in gts) if gts else 0.0)
+        hits = self._counts["hits"] + int((ious >= 0.5).sum())
+        if self._counts["n"] + int(boxes.shape[0]) >= 8 and hits == 0 and 0 < pred <= gt / 2:
+            raise ValueError(
+                f"the predicted boxes all lie within [0, {pred:g}] px while the ground-truth boxes reach {gt:g} "
+                f"px, and none localises its object: the boxes were probably taken from maps at the feature "
+                f"map's resolution. Upsample the maps to the image first: camlib.cam.upsample(maps, (H, W))"
+            )
+        self._extent, self._counts["hits"] = [pred, gt], hits
 
     def update(self, logits: Tensor, labels: Tensor, boxes: Tensor, gt_boxes: BoxesLike) -> None:
         """Add a batch.
@@ -98,6 +113,10 @@ class LocalizationMeter:
             boxes: (B, 4) boxes from the TRUE class's map (e.g. ``largest_component_box(maps[:, 0])`` of
                 ``class_activation_maps(model, x, classes=labels)`` upsampled); see the module docstring.
             gt_boxes: see :func:`as_box_list`.
+
+        Raises:
+            ValueError: bad shapes or boxes, or boxes in map pixels against ground truth in image pixels (the
+                maps were not upsampled; detected once 8 images are in).
         """
         top1 = topk_correct(logits, labels, 1)
         topk = topk_correct(logits, labels, self.topk)
@@ -106,6 +125,7 @@ class LocalizationMeter:
                 f"boxes must have shape (B, 4) with B={labels.shape[0]}; got {tuple(boxes.shape)}"
             )
         ious = best_iou(boxes, gt_boxes)  # (B,)
+        self._check_scale(boxes.detach().float().cpu(), as_box_list(gt_boxes, boxes.shape[0]), ious)
         loc = ious >= self.iou_threshold
         for key, hit in (
             ("top1", top1),
@@ -121,7 +141,10 @@ class LocalizationMeter:
     def compute(self) -> LocalizationResult:
         n = self._counts["n"]
         if n == 0:
-            raise ValueError("no images: call update() before compute()")
+            raise ValueError(
+                "no images were measured (an empty dataset, or limit=0?): measure at least one image, i.e. call "
+                "update() with a batch before compute()"
+            )
 
         def pct(key: str) -> float:
             return 100.0 * self._counts[key] / n

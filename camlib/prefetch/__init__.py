@@ -144,19 +144,23 @@ def _size(n: int | None) -> str:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    """Handler of ``prefetch``: a bad argument or bundle raises (``python -m camlib`` prints it on one line,
+    exit status 2); a failed download prints ``✗`` with its fix and gives exit status 1."""
     data = Path(args.data) if args.data else None
-    try:
-        if args.pack:
-            print(f"wrote {pack(Path(args.pack), data)}")
-            return 0
-        if args.unpack:
-            files = unpack(Path(args.unpack), data)
-            print(f"unpacked {len(files)} files into {data if data is not None else data_dir()}")
-            return 0
-        resources = resolve(args.names or ["all"])
-    except PrefetchError as exc:
-        print(f"✗ {exc}")
-        return 1
+    if args.pack and args.unpack:
+        raise PrefetchError("--pack and --unpack were both given", "run one, then the other")
+    if (args.pack or args.unpack) and args.names:
+        raise PrefetchError(
+            f"--pack/--unpack work on the whole data folder, not on {args.names}", "leave out the names"
+        )
+    if args.pack:
+        print(f"wrote {pack(Path(args.pack), data, force=args.force, how='--force')}")
+        return 0
+    if args.unpack:
+        files = unpack(Path(args.unpack), data, force=args.force)
+        print(f"unpacked {len(files)} files into {data if data is not None else data_dir()}")
+        return 0
+    resources = resolve(args.names or ["all"])
     if not args.names:
         for r in resources:
             state = "present" if is_present(r, data=data) else "missing"
@@ -184,7 +188,12 @@ def add_cli(subparsers: Any) -> None:
     )
     p.add_argument("--data", help="data dir (default: $CAMLIB_DATA or the repo's data/)")
     p.add_argument("--mirror", help=f"base URL serving the same file names (default: ${MIRROR_ENV})")
-    p.add_argument("--force", action="store_true", help="fetch again even when present")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch again even when present; with --pack, replace an existing bundle; with --unpack, replace "
+        "files that differ",
+    )
     p.add_argument("--pack", metavar="BUNDLE", help="write data/ into one archive (.tar, or .tar.gz)")
     p.add_argument("--unpack", metavar="BUNDLE", help="verify a bundle and merge it into data/")
     p.set_defaults(func=_cli)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from camlib.profile import SettingError
 from camlib.train import distributed as D
 
 
@@ -23,7 +24,8 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     Under ``torchrun`` on CUDA each process takes ``cuda:<LOCAL_RANK>``.
 
     Raises:
-        ValueError: when the requested device is not available here, naming one that is.
+        SettingError: (a ``ValueError``) the requested device is unknown or not available here, naming one
+            that is.
     """
     if device is None:
         mps = getattr(torch.backends, "mps", None)
@@ -34,14 +36,19 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
         else:
             dev = torch.device("cpu")
     else:
-        dev = torch.device(device)
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise SettingError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:0' or 'mps'") from None
         mps = getattr(torch.backends, "mps", None)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
+            raise SettingError(
                 f"device {str(dev)!r} requested but CUDA is not available here: use device='cpu'"
             )
         if dev.type == "mps" and not (mps is not None and mps.is_available()):
-            raise ValueError(f"device {str(dev)!r} requested but MPS is not available here: use device='cpu'")
+            raise SettingError(
+                f"device {str(dev)!r} requested but MPS is not available here: use device='cpu'"
+            )
     return D.device_for_rank(dev)
 
 

@@ -28,7 +28,8 @@ def evaluate(
     """Classification metrics of ``model`` on every item of ``ds``.
 
     Under an initialised process group each rank evaluates a disjoint slice and the sums are all-reduced, so
-    every rank must call it. The model's train/eval mode is restored afterwards.
+    every rank must call it. The model runs in eval mode; afterwards every module gets its own mode back (a
+    linear probe's frozen BatchNorm stays in eval mode).
 
     Args:
         model: maps (B, 3, H, W) images to (B, C) logits.
@@ -56,7 +57,7 @@ def evaluate(
     idx = torch.arange(
         dinfo.rank, len(ds), dinfo.world_size
     )  # this rank's images; all of them for one process
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1 correct, top-k correct, n
     bar = tqdm(total=len(idx), desc="evaluate", unit="img", disable=not (progress and dinfo.is_main))
@@ -79,7 +80,8 @@ def evaluate(
             bar.update(labels.shape[0])
     finally:
         bar.close()
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
     loss, top1, topk_correct, n = D.all_reduce_sum(sums.tolist(), dev)
     n_safe = max(n, 1.0)
     return {

@@ -9,6 +9,7 @@ import argparse
 import json
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ import torch
 from camlib import zoo
 from camlib.checkpoint import dataset_class, save_checkpoint
 from camlib.data.shapes import PRESETS
+from camlib.files import check_destination
 from camlib.models import ModelSpec, NetConfig, build_model, count_parameters
-from camlib.profile import get_profile
+from camlib.profile import FULL_ON_CPU, Profile, SettingError, SlowWarning, get_profile
 from camlib.train import distributed as D
 from camlib.train.device import seed_everything, select_device
 from camlib.train.evaluation import evaluate
@@ -54,47 +56,101 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Handler of ``python -m camlib train``."""
-    prof = get_profile(args.profile)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = select_device(args.device)
-    dinfo = D.init_distributed(device)
+def _given(value: Any, default: Any) -> Any:
+    """``value`` unless it was not given (``None``); a given 0 is never replaced by the default."""
+    return default if value is None else value
+
+
+def settings(args: argparse.Namespace, prof: Profile) -> dict[str, Any]:
+    """Every effective setting of a run: what was given, else the profile's or the model's default.
+
+    Raises:
+        SettingError: settings that do not fit together (a trunk too small for its downsampling, a last map
+            with no pixel left), found before any work is done.
+    """
+    default = NetConfig()
     try:
-        return _train(args, prof, device, dinfo)
-    finally:
-        D.destroy_distributed()
-
-
-def _train(args: argparse.Namespace, prof: Any, device: torch.device, dinfo: D.DistInfo) -> int:
-    config = NetConfig()
-    config = NetConfig(
-        widths=args.widths or config.widths,
-        downsample=args.downsample or config.downsample,
-    )
-    s: dict[str, Any] = {
+        config = NetConfig(
+            widths=_given(args.widths, default.widths), downsample=_given(args.downsample, default.downsample)
+        )
+    except ValueError as exc:
+        raise SettingError(f"{exc} (--widths, --downsample)") from None
+    side = _given(args.image_size, prof.image_size)
+    if side // config.downsample < 1:
+        raise SettingError(
+            f"--image-size {side} with --downsample {config.downsample} leaves no pixel in the last map: "
+            f"use a smaller --downsample or larger images"
+        )
+    return {
         "dataset": args.dataset,
         "model": args.model,
         "profile": prof.name,
-        "epochs": args.epochs or prof.epochs,
-        "batch_size": args.batch_size or prof.batch_size,
+        "epochs": _given(args.epochs, prof.epochs),
+        "batch_size": _given(args.batch_size, prof.batch_size),
         "lr": args.lr,
         "weight_decay": args.weight_decay,
         "seed": args.seed,
         "data_seed": args.data_seed,
-        "train_size": args.train_size or prof.train_size,
-        "val_size": args.val_size or prof.val_size,
-        "test_size": args.test_size or prof.test_size,
-        "image_size": args.image_size or prof.image_size,
+        "train_size": _given(args.train_size, prof.train_size),
+        "val_size": _given(args.val_size, prof.val_size),
+        "test_size": _given(args.test_size, prof.test_size),
+        "image_size": side,
         "widths": config.widths,
         "downsample": config.downsample,
         "difficulty": args.difficulty,
         "out": _display(args.out or _default_out(args)),
         "zoo": args.zoo,
     }
-    command = command_line(args, s)
+
+
+def check_outputs(args: argparse.Namespace) -> Path:
+    """Where the checkpoint goes, checked BEFORE training: not a folder, no existing file or zoo entry
+    without ``--force``, a folder that exists (an explicit ``--out``) and can be written.
+
+    Raises:
+        camlib.files.DestinationError: naming the fix.
+    """
+    out = args.out or _default_out(args)
+    check_destination(out, force=args.force, how="--force", create_folder=args.out is None)
+    if args.zoo:
+        dst = zoo.zoo_dir(args.zoo_dir) / f"{args.zoo}.pt"
+        same = dst.resolve() == Path(out).resolve()
+        zoo.check_name_free(
+            args.zoo, args.zoo_dir, force=args.force, how="--force", written=dst if same else None
+        )
+    return Path(out)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Handler of ``python -m camlib train``: every setting and the destination are checked before the work."""
+    with warnings.catch_warnings():  # said once below, on stderr, when it applies to this run's device
+        warnings.simplefilter("ignore", SlowWarning)
+        prof = get_profile(args.profile)
+    s = settings(args, prof)
+    check_outputs(args)
     cls = dataset_class(args.dataset)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    if prof.name == "full" and device.type == "cpu":
+        print(f"warning: {FULL_ON_CPU}", file=sys.stderr)
+    dinfo = D.init_distributed(device)
+    try:
+        return _train(args, s, cls, prof, device, dinfo)
+    finally:
+        D.destroy_distributed()
+
+
+def _train(
+    args: argparse.Namespace,
+    s: dict[str, Any],
+    cls: Any,
+    prof: Profile,
+    device: torch.device,
+    dinfo: D.DistInfo,
+) -> int:
+    config = NetConfig(widths=s["widths"], downsample=s["downsample"])
+    command = command_line(args, s)
     sizes = {"train": s["train_size"], "val": s["val_size"], "test": s["test_size"]}
     extra: dict[str, Any] = {}
     if args.difficulty is not None:
@@ -147,6 +203,7 @@ def _train(args: argparse.Namespace, prof: Any, device: torch.device, dinfo: D.D
         metrics=metrics,
         history=history.to_dicts(),
         command=command,
+        force=args.force,
     )
     result: dict[str, Any] = {
         "checkpoint": str(out),
@@ -158,7 +215,7 @@ def _train(args: argparse.Namespace, prof: Any, device: torch.device, dinfo: D.D
         "ranks_identical": len(set(digests)) == 1,
     }
     if args.zoo:
-        entry = zoo.register(args.zoo, out, root=args.zoo_dir, command=command)
+        entry = zoo.register(args.zoo, out, root=args.zoo_dir, command=command, force=args.force)
         result["zoo"] = {"name": entry.name, "path": str(entry.path), "sha256": entry.sha256}
     if args.json:
         print(json.dumps(result, indent=2))

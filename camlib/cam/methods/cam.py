@@ -40,7 +40,7 @@ def class_activation_maps(
         >>> import torch
         >>> from camlib.models import GAPNet, NetConfig
         >>> net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2))
-        >>> class_activation_maps(net, torch.rand(2, 3, 32, 32), classes=[0, 5]).maps.shape
+        >>> class_activation_maps(net, torch.rand(2, 3, 32, 32), classes=[[0, 5]]).maps.shape
         torch.Size([2, 2, 16, 16])
     """
     return channel_maps(model, x, classes, _cam_weights, layer="head", target_layer=target_layer, relu=False)

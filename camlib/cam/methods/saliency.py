@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from camlib.cam.base import CAMOutput, class_gradients, evaluation
+from camlib.cam.base import CAMOutput, _forward, class_gradients, evaluation
 from camlib.cam.inputs import Classes, resolve_classes, validate_images
 
 
@@ -38,7 +38,7 @@ def gradient_saliency(
     Example:
         >>> from camlib.models import FCNet, NetConfig
         >>> net = FCNet(6, NetConfig(widths=(8, 16), downsample=2), hidden=(32,), grid=2)
-        >>> gradient_saliency(net, torch.rand(2, 3, 32, 32), classes=[0, 3]).maps.shape
+        >>> gradient_saliency(net, torch.rand(2, 3, 32, 32), classes=[[0, 3]]).maps.shape
         torch.Size([2, 2, 32, 32])
     """
     if target_layer is not None:
@@ -48,7 +48,7 @@ def gradient_saliency(
     validate_images(model, x)
     with evaluation(model), torch.inference_mode(False), torch.enable_grad():
         inp = x.detach().clone().requires_grad_(True)
-        logits = model(inp)  # (B, C)
+        logits = _forward(model, inp, tuple(x.shape))  # (B, C)
         idx = resolve_classes(classes, logits.detach())  # (B, N)
         grads = class_gradients(logits.gather(1, idx), inp)  # (B, N, C_in, H, W)
     maps = grads.abs().amax(dim=2)  # (B, N, C_in, H, W) -> (B, N, H, W)

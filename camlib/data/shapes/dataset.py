@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -32,10 +33,10 @@ from camlib.data.sample import Batch, Indices, Sample, SampleDataset, index_tens
 from camlib.data.shapes.classes import CREATURES
 from camlib.data.shapes.config import ShapesConfig
 from camlib.data.shapes.scene import draw_labels, empty_outputs, render_scene
-from camlib.profile import get_profile
+from camlib.profile import MIN_IMAGE_SIZE, SlowWarning, get_profile
 
 SPLITS = ("train", "val", "test")
-MIN_IMAGE_SIZE = 32
+SLOW_IMAGE_SIZE = 256  # above this side, drawing slows down steeply: warn
 _CHUNK = 64  # __getitem__ generates and caches this many consecutive samples at once
 _CACHE_CHUNKS = 16
 
@@ -46,7 +47,8 @@ class Shapes:
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``; the splits never share an image.
         size: number of images; default the profile's ``train_size`` / ``val_size`` / ``test_size``.
-        image_size: image side in pixels (>= 32); default the profile's ``image_size``.
+        image_size: image side in pixels (>= 32); default the profile's ``image_size``. Above 256 px a
+            :class:`~camlib.profile.SlowWarning` says that drawing slows down steeply (the course uses 64 / 128).
         seed: non-negative integer; the same ``(seed, split, index)`` always gives the same sample.
         config: difficulty knobs (:class:`ShapesConfig`), default ``ShapesConfig()``.
 
@@ -77,6 +79,14 @@ class Shapes:
             raise ValueError(
                 f"image_size must be an integer >= {MIN_IMAGE_SIZE} px (objects need room for their parts), "
                 f"got {image_size!r}: use e.g. image_size=64"
+            )
+        if image_size > SLOW_IMAGE_SIZE:
+            warnings.warn(
+                f"Shapes(image_size={image_size}) draws slowly: the cost grows faster than the number of pixels "
+                f"(over a minute per image at 1,000 px on a laptop CPU); the course uses 64 px (fast profile) "
+                f"or 128 px (full): use image_size <= {SLOW_IMAGE_SIZE}",
+                SlowWarning,
+                stacklevel=2,
             )
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
