@@ -8,7 +8,7 @@ Three tables, checked by tests/test_errors*.py and printed into docs/ERRORS.md b
 * :data:`CLI_CASES`: a bad command line of ``python -m camlib``: exit status 2, one or two lines on stderr, no
   traceback, the fix named; files that existed are unchanged.
 * :data:`ACCEPTED`: inputs that used to fail (a torch traceback, a silent wrong result) and now work; each has a
-  test named ``test_accepted_<key>`` in tests/test_errors.py.
+  test named ``test_accepted_<key>`` in tests/test_errors.py or tests/test_errors_files.py.
 
 Each entry belongs to one class of failure of the issue (:data:`GROUPS`).
 """
@@ -329,7 +329,6 @@ CLI_CASES: list[CliCase] = [
     # data loss
     CliCase("loss", ("train", "--out", "{tmp}/exists.pt"), "pass --force to replace it", files=_CKPT),
     CliCase("loss", ("train", "--out", "{tmp}"), "is a folder: give a file name inside it"),
-    CliCase("loss", ("train", "--out", "{tmp}/missing/gap.pt"), "mkdir -p"),
     CliCase("loss", ("train", "--out", "{tmp}/exists.pt/gap.pt"), "is a file, not a folder", files=_CKPT),
     CliCase("loss", ("prefetch", "--pack", "{tmp}/exists.pt", "--data", "{tmp}"), "pass --force to replace it", files=_CKPT),
     # silent defaults: every number is checked where it is parsed
@@ -371,12 +370,16 @@ CLI_CASES: list[CliCase] = [
     # misleading errors
     CliCase("misleading", ("evaluate", "gapp"), "did you mean 'gap'?"),
     CliCase("misleading", ("evaluate", "{tmp}/missing.pt"), "no checkpoint file at"),
+    CliCase("misleading", ("evaluate", "gap.pt"), "but the zoo has 'gap': evaluate gap"),
     CliCase("misleading", ("evaluate", "{tmp}/exists.pt"), "is not a camlib checkpoint", files=_CKPT),
     CliCase("misleading", ("evaluate", "gap", "--sha256", "not-a-digest"), "64 hex digits"),
     CliCase("misleading", ("prefetch", "--unpack", "{tmp}/nope.tar"), "no bundle at"),
 ]  # fmt: skip
 
 ACCEPTED: list[Accepted] = [
+    Accepted("force_replaces", "loss", "python -m camlib train --zoo gap --force", "replaces the file and its zoo entry (atomically: no temporary left)"),
+    Accepted("failed_write", "loss", "a write that fails half-way (a full disk)", "the old file as it was, no temporary file"),
+    Accepted("evaluate_writes_nothing", "loss", "python -m camlib evaluate PATH", "prints only: no file to overwrite"),
     Accepted("numpy_class", "misleading", "classes=np.int64(3)", "the maps of class 3, as classes=3"),
     Accepted("length_b_classes", "wrong", "classes=[a, b, c, d] for 4 images", "one class per image, the same maps as torch.tensor([a, b, c, d])"),
     Accepted("nested_classes", "wrong", "classes=[[0, 2]]", "classes 0 and 2 for every image"),

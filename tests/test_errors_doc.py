@@ -27,7 +27,7 @@ def table() -> str:
         ok = [a for a in ACCEPTED if a.group == key]
         out += [
             f"### {title} ({len(api) + len(cli) + len(ok)} cases: {len(api)} in the API, {len(cli)} on the "
-            f"command line, {len(ok)} that now work)",
+            f"command line, {len(ok)} that now work{'s' if len(ok) == 1 else ''})",
             "",
             "| bad input | what it gets | the message names |",
             "|---|---|---|",

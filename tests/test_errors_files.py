@@ -43,7 +43,7 @@ def test_train_refuses_an_existing_file_before_training(tmp_path: Path, no_train
     assert main(["train", "--out", str(notes), *SMALL]) == 2
     assert notes.read_text() == "three weeks of notes" and no_training == []
     assert main(["train", "--out", str(tmp_path), *SMALL]) == 2  # a folder
-    assert main(["train", "--out", str(tmp_path / "nope" / "m.pt"), *SMALL]) == 2  # a missing folder
+    assert main(["train", "--out", str(notes / "m.pt"), *SMALL]) == 2  # a folder that cannot be made
     assert no_training == [] and files(tmp_path) == {"notes.txt": b"three weeks of notes"}
 
 
@@ -69,7 +69,7 @@ def test_train_refuses_a_taken_zoo_name_before_training(
     assert no_training == [] and files(root) == shipped and not (tmp_path / "new.pt").exists()
 
 
-def test_train_force_replaces_the_file_and_the_zoo_entry(
+def test_accepted_force_replaces(  # --force replaces the file and the zoo entry
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(zoo.ENV_VAR, str(tmp_path / "zoo"))
@@ -82,7 +82,7 @@ def test_train_force_replaces_the_file_and_the_zoo_entry(
     assert [p.name for p in (tmp_path / "zoo").iterdir() if p.name.startswith(".")] == []  # no temporary file
 
 
-def test_evaluate_writes_nothing(
+def test_accepted_evaluate_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from camlib.data import Shapes
@@ -117,7 +117,7 @@ def test_prefetch_pack_refuses_an_existing_bundle_unless_forced(
         pack(bundle, data)
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(
+def test_accepted_failed_write(  # the old file stays, no temporary is left
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "model.pt"

@@ -115,7 +115,6 @@ def test_cli_train_registers_and_evaluates_by_name(
     zoo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "ckpt" / "cli.pt"
-    out.parent.mkdir()  # an explicit --out must be in a folder that exists (a typo would make a new one)
     args = ["train", "--epochs", "1", "--out", str(out), "--zoo", "cli", "--json", *SMALL]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)

@@ -36,7 +36,7 @@ def pack(bundle: Path, data: Path | None = None, *, force: bool = False, how: st
         raise PrefetchError(
             f"no data folder at {data}", "fetch something first, or pass --data with the right folder"
         )
-    bundle = check_destination(Path(bundle).resolve(), force=force, how=how, create_folder=False)
+    bundle = check_destination(Path(bundle).resolve(), force=force, how=how)
     files = sorted(
         p for p in data.rglob("*")
         if p.is_file() and p.resolve() != bundle
@@ -56,7 +56,7 @@ def pack(bundle: Path, data: Path | None = None, *, force: bool = False, how: st
             for p in files:
                 tar.add(p, arcname=p.relative_to(data).as_posix())
 
-    return atomic_write(bundle, write, force=force, how=how, create_folder=False)
+    return atomic_write(bundle, write, force=force, how=how)
 
 
 def unpack(bundle: Path, data: Path | None = None, *, force: bool = False) -> list[str]:

@@ -126,8 +126,8 @@ def add_cli(subparsers: Any) -> None:
         "--out",
         type=Path,
         default=None,
-        help="checkpoint path, in an existing folder (default: <zoo dir>/NAME.pt with --zoo NAME, else "
-        "checkpoints/<model>.pt); checked before training",
+        help="checkpoint path (default: <zoo dir>/NAME.pt with --zoo NAME, else checkpoints/<model>.pt); "
+        "checked before training: an existing file is replaced only with --force",
     )
     p.add_argument(
         "--zoo",
@@ -200,6 +200,8 @@ def open_checkpoint(
                 f"the --sha256 value, or restore the file from git"
             )
         return zoo.load_with_meta(ref, root=zoo_dir)
+    if not path.exists() and path.stem in names and path.suffix == ".pt":
+        raise zoo.ZooError(f"no file {ref} here, but the zoo has {path.stem!r}: evaluate {path.stem}")
     if not path.exists() and path.suffix != ".pt" and len(path.parts) == 1:
         raise zoo.ZooError(
             zoo.unknown_name(ref, names, zoo.zoo_dir(zoo_dir)) + " (or give the path of a .pt file)"

@@ -105,13 +105,13 @@ def settings(args: argparse.Namespace, prof: Profile) -> dict[str, Any]:
 
 def check_outputs(args: argparse.Namespace) -> Path:
     """Where the checkpoint goes, checked BEFORE training: not a folder, no existing file or zoo entry
-    without ``--force``, a folder that exists (an explicit ``--out``) and can be written.
+    without ``--force``, a folder that exists or can be created (missing folders are made when it is saved).
 
     Raises:
         camlib.files.DestinationError: naming the fix.
     """
     out = args.out or _default_out(args)
-    check_destination(out, force=args.force, how="--force", create_folder=args.out is None)
+    check_destination(out, force=args.force, how="--force")
     if args.zoo:
         dst = zoo.zoo_dir(args.zoo_dir) / f"{args.zoo}.pt"
         same = dst.resolve() == Path(out).resolve()
