@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 PORT   ?= 8888
 export CAMLIB_PROFILE ?= fast
 
-.PHONY: install lab test lint typecheck unit notebooks bench clean
+.PHONY: install lab test lint typecheck unit course-check notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,15 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-notebooks: $(STAMP)
+course-check: $(STAMP) ## notebooks/ (student) and solutions/ are what course/ builds (scripts/build_notebooks.py)
+	$(BIN)/python scripts/build_notebooks.py --check
+
+notebooks: $(STAMP) ## the STUDENT notebooks under nbval: every exercise check says "not attempted", nothing fails
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
 		$(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -o addopts="" ; \
 	else echo "no notebooks yet"; fi
 
-test: lint typecheck unit notebooks ## every check: ruff, mypy, unit tests, notebooks under nbval (fast profile)
+test: lint typecheck course-check unit notebooks ## every check: ruff, mypy, built notebooks up to date, unit tests, nbval (fast profile)
 
 bench: $(STAMP) ## measure and rewrite benchmarks/RESULTS.md (not part of make test)
 	$(BIN)/python -m pip install -e ".[dev,bench]"

@@ -18,8 +18,10 @@ Usage (from the repository root)::
 
     python scripts/build_notebooks.py               # (re)write the built notebooks that are out of date
     python scripts/build_notebooks.py --check       # exit 1 and list the stale files; write nothing
-    python scripts/build_notebooks.py --execute     # build, then execute the built notebooks (fast profile)
-    python scripts/build_notebooks.py --execute 05  # only notebook 05 (both versions)
+    python scripts/build_notebooks.py --execute     # build, then execute what it rebuilt (fast profile)
+    python scripts/build_notebooks.py --execute 05  # build, then execute notebook 05 (both versions)
+    python scripts/build_notebooks.py --execute --all   # execute all twenty (after a change to camlib)
+    python scripts/build_notebooks.py --execute --threads 1   # on a machine whose cores other jobs share
 
 ``--check`` compares cell types, ids, sources and tags and the notebook metadata, ignoring outputs, execution
 counts and what executing a notebook records (``language_info``, widget state, cell timings). A built notebook
@@ -306,7 +308,13 @@ def stale(root: Path = ROOT, only: list[str] | None = None) -> dict[Path, str]:
     return out
 
 
-def execute(path: Path, timeout_s: int = 1200) -> float:
+def executed(path: Path) -> bool:
+    """Whether every non-empty code cell of the notebook at ``path`` has been run."""
+    cells = json.loads(path.read_text()).get("cells", [])
+    return all(c.get("execution_count") for c in cells if c["cell_type"] == "code" and source_text(c).strip())
+
+
+def execute(path: Path, timeout_s: int = 3600) -> float:
     """Run every cell of ``path`` in place with nbclient, in its own folder; return the seconds it took."""
     import nbformat
     from nbclient import NotebookClient
@@ -326,36 +334,60 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("only", nargs="*", help="notebook numbers or name prefixes (default: all)")
     parser.add_argument("--check", action="store_true", help="list the stale built notebooks; write nothing")
-    parser.add_argument("--execute", action="store_true", help="execute the built notebooks in place")
+    parser.add_argument(
+        "--execute",
+        action="store_true",
+        help="execute built notebooks in place: the named ones, else those just rebuilt or never executed",
+    )
+    parser.add_argument("--all", action="store_true", help="with --execute: execute every built notebook")
     parser.add_argument("--profile", default="fast", help="CAMLIB_PROFILE for --execute (default: fast)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of the kernels of --execute (OMP_NUM_THREADS); 1 is much faster when other jobs "
+        "share the cores (oversubscribed threads wait on each other)",
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help="the repository (default: this script's)")
     args = parser.parse_args(argv)
+    root = args.root.resolve()
     try:
-        out_of_date = stale(ROOT, args.only)
+        out_of_date = stale(root, args.only)
     except SourceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.check:
         for path, why in out_of_date.items():
-            print(f"stale: {path.relative_to(ROOT)}: {why} (run: python scripts/build_notebooks.py)")
+            print(f"stale: {path.relative_to(root)}: {why} (run: python scripts/build_notebooks.py)")
         if not out_of_date:
-            print(f"up to date: {len(expected(ROOT, args.only))} built notebooks match course/")
+            print(f"up to date: {len(expected(root, args.only))} built notebooks match course/")
         return 1 if out_of_date else 0
-    for path, nb in expected(ROOT, args.only).items():
+    for path, nb in expected(root, args.only).items():
         if path in out_of_date and path.parent.name in VERSIONS.values():
-            if not (ROOT / "course" / path.name).exists():
-                print(f"no source for {path.relative_to(ROOT)}: delete it or add course/{path.name}")
+            if not (root / "course" / path.name).exists():
+                print(f"no source for {path.relative_to(root)}: delete it or add course/{path.name}")
                 continue
             path.parent.mkdir(exist_ok=True)
             path.write_text(dumps(nb))
             print(
-                f"built {path.relative_to(ROOT)} ({out_of_date[path]}); execute it: --execute {path.name[:2]}"
+                f"built {path.relative_to(root)} ({out_of_date[path]}); execute it: --execute {path.name[:2]}"
             )
     if args.execute:
         os.environ["CAMLIB_PROFILE"] = args.profile
-        for path in expected(ROOT, args.only):
+        if args.threads:
+            os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        threads = f", OMP_NUM_THREADS={args.threads}" if args.threads else ""
+        todo = [
+            p
+            for p in expected(root, args.only)
+            if args.all or args.only or p in out_of_date or not executed(p)
+        ]
+        if not todo:
+            print("nothing to execute: every built notebook is up to date and executed (name some, or --all)")
+        for path in todo:
             seconds = execute(path)
             print(
-                f"executed {path.relative_to(ROOT)} in {seconds:.1f} s ({args.profile} profile)", flush=True
+                f"executed {path.relative_to(root)} in {seconds:.1f} s ({args.profile} profile{threads})",
+                flush=True,
             )
     return 0
 

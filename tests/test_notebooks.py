@@ -1,4 +1,8 @@
-"""Notebook hygiene: what every committed notebook must hold (nbval runs them; this checks what they contain)."""
+"""Notebook hygiene: what every committed notebook must hold (nbval runs them; this checks what they contain).
+
+Both built versions are held to it: the student notebooks in notebooks/ and the solution notebooks in solutions/
+(both built from course/ by scripts/build_notebooks.py; tests/test_exercises.py checks the exercise format).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ import pytest
 import camlib
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+FOLDERS = ("notebooks", "solutions")
+NOTEBOOKS = [p for folder in FOLDERS for p in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
+IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
 ABSOLUTE = re.compile(r"(?<![\w.])/(?:root|work|tmp|home|Users|private|var/folders)/|[A-Za-z]:\\\\Users\\\\")
 EXPECTED = [f"{i:02d}" for i in range(10)]
 
@@ -43,11 +49,13 @@ def _camlib_public_names() -> set[str]:
     return names
 
 
-def test_all_ten_notebooks_exist() -> None:
-    assert [p.name[:2] for p in NOTEBOOKS] == EXPECTED, [p.name for p in NOTEBOOKS]
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_all_ten_notebooks_exist(folder: str) -> None:
+    found = [p.name[:2] for p in NOTEBOOKS if p.parent.name == folder]
+    assert found == EXPECTED, found
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_hygiene(path: Path) -> None:
     cells = _cells(path)
     code = [c for c in cells if c["cell_type"] == "code"]
@@ -71,7 +79,7 @@ def test_notebook_hygiene(path: Path) -> None:
     ] in {"00"}, "no figure"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebooks_define_only_exercises(path: Path) -> None:
     """A function or class defined in a notebook must be an exercise (followed by its check), never camlib's."""
     public = _camlib_public_names()
