@@ -132,7 +132,7 @@ def summarise(runs: list[dict[str, Any]], key: str) -> dict[int, dict[str, float
 
 
 def best_budget(runs: list[dict[str, Any]], key: str) -> int:
-    """The budget with the highest mean of ``key`` over its seeds; ties go to the fewer epochs.
+    """The budget with the highest mean of ``key`` over its seeds; exact ties go to the fewer epochs.
 
     >>> best_budget([{"budget": 1, "a": 2.0}, {"budget": 3, "a": 2.0}, {"budget": 2, "a": 1.0}], "a")
     1
@@ -141,23 +141,53 @@ def best_budget(runs: list[dict[str, Any]], key: str) -> int:
     return max(sorted(means), key=lambda b: (round(means[b]["mean"], 6), -b))
 
 
+def tied_with_best(runs: list[dict[str, Any]], key: str) -> list[int]:
+    """The budgets whose mean of ``key`` is within one standard error (over the seeds) of the best mean.
+
+    The standard error is the best budget's sd / sqrt(seeds); with one seed only exact ties count.
+
+    >>> runs = [{"budget": b, "a": v} for b, v in [(1, 80.0), (1, 81.0), (2, 80.4), (2, 80.6), (3, 70.0), (3, 71.0)]]
+    >>> tied_with_best(runs, "a")
+    [1, 2]
+    """
+    means = summarise(runs, key)
+    best = means[best_budget(runs, key)]
+    se = best["sd"] / best["n"] ** 0.5
+    return [b for b in sorted(means) if means[b]["mean"] >= best["mean"] - se - 1e-9]
+
+
+#: each shipped name: the metric it maximises, and the one that breaks a tie within the seeds' noise
+RULES = {
+    "gap": [
+        ("gap", "val_max_box_acc_v2", "val_accuracy"),
+        ("gap_fast", "val_accuracy", "val_max_box_acc_v2"),
+    ],
+    "gmp": [("gmp", "val_max_box_acc_v2", "val_accuracy")],
+    "fc": [("fc", "val_max_box_acc_v2", "val_accuracy")],
+}
+
+
 def select(runs: list[dict[str, Any]], arch: str) -> dict[str, dict[str, Any]]:
     """The selection rule, applied: zoo name -> the budget it ships and why (validation split only).
 
     GAP: ``gap`` = the budget with the best mean validation MaxBoxAccV2, ``gap_fast`` = the budget with the best
-    mean validation accuracy. GMP and FC: the budget with the best validation MaxBoxAccV2.
+    mean validation accuracy. GMP and FC: the budget with the best validation MaxBoxAccV2. Budgets within one
+    standard error of the best mean (over the seeds) are tied, and the tie goes to the better mean of the other
+    metric (:data:`RULES`); the budget the metric alone picks is kept as ``by_metric_alone``.
     """
-    rules = {"gap": [("gap", "val_max_box_acc_v2"), ("gap_fast", "val_accuracy")]}.get(
-        arch, [(arch, "val_max_box_acc_v2")]
-    )
     seeds = sorted({r["seed"] for r in runs})
     out = {}
-    for name, key in rules:
-        b = best_budget(runs, key)
+    for name, key, tie_break in RULES[arch]:
+        tied = tied_with_best(runs, key)
+        other = summarise(runs, tie_break)
+        b = max(tied, key=lambda x: (round(other[x]["mean"], 6), -x))
         out[name] = {
             "budget": b,
             "metric": key,
             "mean": round(summarise(runs, key)[b]["mean"], 2),
+            "tied_within_one_se": tied,
+            "tie_break": tie_break,
+            "by_metric_alone": best_budget(runs, key),
             "seeds": seeds,
             "shipped_seed": 0,
         }

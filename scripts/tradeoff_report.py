@@ -138,24 +138,40 @@ def markdown(doc: dict[str, Any], selection: dict[str, dict[str, Any]], command:
         lines.append(
             "Written before the sweep and applied to its numbers: the shipped localization model `gap` is the budget "
             "with the best **mean validation MaxBoxAccV2**, the shipped classifier `gap_fast` the budget with the best "
-            "**mean validation accuracy** (ties: fewer epochs); each ships its seed-0 run. Nothing is chosen on test."
+            "**mean validation accuracy**; each ships its seed-0 run. Nothing is chosen on test. Added after the first "
+            "look at this sweep, because the rule alone separated budgets by far less than the seeds' spread: budgets "
+            "whose mean is within one standard error (sd / √seeds, of the best budget) of the best mean are **tied**, "
+            "and a tie goes to the better mean of the other metric (localization for `gap_fast`, accuracy for `gap`)."
         )
     else:
         lines.append(
-            f"The shipped `{arch}` is the budget with the best validation MaxBoxAccV2 of its {mlabel} (seed 0; ties: "
-            "fewer epochs), so that every row of `python -m camlib reproduce` is each model at its best localization "
-            "on validation. Nothing is chosen on test."
+            f"The shipped `{arch}` is the budget with the best validation MaxBoxAccV2 of its {mlabel} (seed 0; exact "
+            "ties: the better accuracy), so that every row of `python -m camlib reproduce` is each model at its best "
+            "localization on validation. Nothing is chosen on test."
         )
     lines.append("")
     profile = get_profile(s.profile)
+    label = {"val_max_box_acc_v2": "MaxBoxAccV2", "val_accuracy": "accuracy"}
     for name, sel in selection.items():
-        what = "MaxBoxAccV2" if sel["metric"] == "val_max_box_acc_v2" else "accuracy"
-        lines.append(
-            f"- `{name}` = **{sel['budget']} epoch{'s' * (sel['budget'] != 1)}**: mean validation {what} {sel['mean']:.1f} "
-            f"(the budgets: "
-            + ", ".join(f"{b}: {_stat(runs, b, sel['metric']).split(' ')[0]}" for b in budgets)
-            + ")."
+        what = label[sel["metric"]]
+        means = ", ".join(f"{b}: {_stat(runs, b, sel['metric']).split(' ')[0]}" for b in budgets)
+        line = (
+            f"- `{name}` = **{sel['budget']} epoch{'s' * (sel['budget'] != 1)}**: mean validation {what} "
+            f"{sel['mean']:.2f} (by budget: {means})."
         )
+        if sel["by_metric_alone"] != sel["budget"]:
+            alone = sel["by_metric_alone"]
+            other = label[sel["tie_break"]]
+            mean_alone = sum(r[sel["metric"]] for r in runs if r["budget"] == alone) / sum(
+                r["budget"] == alone for r in runs
+            )
+            line += (
+                f" The metric alone picks {alone} epoch{'s' * (alone != 1)} ({mean_alone:.2f}), tied with it "
+                f"within one standard error (tied: {sel['tied_within_one_se']}); the tie goes to the better mean "
+                f"validation {other}: {_stat(runs, sel['budget'], sel['tie_break']).split(' ')[0]} against "
+                f"{_stat(runs, alone, sel['tie_break']).split(' ')[0]}."
+            )
+        lines.append(line)
     same = len({sel["budget"] for sel in selection.values()}) < len(selection)
     if arch == "gap" and same:
         lines.append("- Both rules chose the same budget: `gap_fast` is the same model as `gap`.")
