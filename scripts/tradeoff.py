@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="folder for the seed-0 models (default: data/cache)"
     )
     p.add_argument("--report-only", action="store_true", help="redraw report and figure from the JSON")
-    p.add_argument("--ship", action="store_true", help="re-make the shipped checkpoints the reports select")
+    p.add_argument("--ship", nargs="*", choices=("gap", "gmp", "fc"), default=None, metavar="ARCH",
+                   help="re-make the shipped checkpoints the reports select (of these sweeps; default: all)")  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; recorded)")
     a = p.parse_args(argv)
     if a.threads:
@@ -267,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     if min(budgets) < 1 or 0 not in seeds:
         p.error("budgets must be >= 1 and the seeds must include 0 (the shipped checkpoints use seed 0)")
     cache = a.cache or (a.out / "models" if a.quick else CACHE)
-    if a.ship:
-        return ship(a.out)
+    if a.ship is not None:
+        return ship(a.out, a.ship or ["gap", "gmp", "fc"])
     if a.report_only:
         doc = json.loads(_path(a.out, s.arch, ".json").read_text())
         s = Settings(**{**doc["settings"], "widths": tuple(doc["settings"]["widths"])})
@@ -314,7 +315,7 @@ def write_report(
     print(f"written {_path(out, s.arch, '.md').name}, .json, .png in {out}")
 
 
-def ship(out: Path) -> int:
+def ship(out: Path, archs: list[str]) -> int:
     """Re-make the shipped checkpoints the reports select, with ``python -m camlib train ... --zoo NAME``.
 
     Each manifest entry then records what it was selected on. The command's validation accuracy must equal the
@@ -324,7 +325,7 @@ def ship(out: Path) -> int:
     help_text = subprocess.run([sys.executable, "-m", "camlib", "train", "--help"], capture_output=True,
                                text=True, cwd=REPO_ROOT, check=True).stdout  # fmt: skip
     force = ["--force"] if "--force" in help_text else []
-    for arch in ("gap", "gmp", "fc"):
+    for arch in archs:
         path = _path(out, arch, ".json")
         if not path.is_file():
             print(f"no {path.name}: run the {arch} sweep first", file=sys.stderr)
@@ -339,6 +340,10 @@ def ship(out: Path) -> int:
                 "--zoo",
                 name,
                 *force,
+                *(
+                    "--threads",
+                    str(doc.get("threads", torch.get_num_threads())),
+                ),  # the same bits as the sweep
             ]
             print("python -m camlib " + shlex.join(argv), flush=True)
             r = subprocess.run([sys.executable, "-m", "camlib", *argv, "--json"], capture_output=True,
@@ -361,6 +366,10 @@ def ship(out: Path) -> int:
                 "budgets_compared": sorted({x["budget"] for x in doc["runs"]}),
                 "value": sel["mean"],
                 "seed_0_value": swept[sel["metric"]],
+                "tied_within_one_se": sel["tied_within_one_se"],
+                "tie_break": sel["tie_break"],
+                "by_metric_alone": sel["by_metric_alone"],
+                "threads": doc.get("threads"),
                 "report": f"reports/{path.with_suffix('.md').name}",
             }
             tmp = manifest.with_name(".manifest.json.tmp")
