@@ -177,11 +177,14 @@ def markdown(doc: dict[str, Any], selection: dict[str, dict[str, Any]], command:
         lines.append("- Both rules chose the same budget: `gap_fast` is the same model as `gap`.")
     lines += [
         "",
-        "Re-made with (`python scripts/tradeoff.py --ship` runs these and records the selection in the manifest):",
+        "Re-made with these commands (`python scripts/tradeoff.py --ship` runs them, checks that each gives the "
+        "sweep's validation accuracy, and records the selection in the manifest). The thread count is the sweep's: "
+        "the last bits of a model depend on it.",
         "",
     ]
     for name, sel in selection.items():
-        argv = [*s.train_argv(sel["budget"], 0, profile.test_size), "--no-progress", "--zoo", name]
+        argv = [*s.train_argv(sel["budget"], 0, profile.test_size), "--no-progress", "--zoo", name, "--force"]
+        argv += ["--threads", str(doc.get("threads", 1))]
         lines.append(f"    python -m camlib {shlex.join(argv)}")
     lines += [
         "",
