@@ -21,7 +21,9 @@ Definitions (all percentages in 0..100; boxes XYXY in input pixels with exclusiv
   scores the share of positive pixels.
 
 Differences from the reference code, on purpose: maps are not quantised to 8 bits, components are 8-connected
-regions from :func:`scipy.ndimage.label` (not OpenCV contours), and the box edges are exclusive.
+regions (not OpenCV contours, which add holes), and the box edges are exclusive. ``convention="wsolevaluation"``
+(:class:`MaxBoxAccMeter`, :class:`PxAPMeter`) reproduces the reference exactly; the meter's docstring lists every
+difference with its effect in points.
 
 What lives where:
 
@@ -29,7 +31,14 @@ What lives where:
   :func:`best_iou`, :class:`LocalizationMeter`).
 - :mod:`camlib.metrics.boxacc`: MaxBoxAcc and MaxBoxAccV2 (:class:`MaxBoxAccMeter`, :func:`max_box_acc`,
   :func:`max_box_acc_v2`, :class:`BoxAccResult`).
-- :mod:`camlib.metrics.pxap`: PxAP (:class:`PxAPMeter`, :func:`pxap`, :class:`PxAPResult`).
+- :mod:`camlib.metrics.pxap`: PxAP (:class:`PxAPMeter`, :func:`pxap`, :class:`PxAPResult`), binned in one
+  compiled pass.
+- :mod:`camlib.metrics.tree`: the component tree (every component at every tau of a map in one union-find
+  pass; a numba kernel, its choice and cold start documented there).
+- :mod:`camlib.metrics.sweep`: what the tree gives: BoxAcc's hits at every tau, and one map's boxes at every tau
+  (:func:`component_boxes_at_thresholds`, for IoU-vs-tau curves).
+- :mod:`camlib.metrics.wsol`: clovaai/wsolevaluation's convention (8-bit masks, contours with holes, "+1"
+  boxes), streamed; needs OpenCV (``pip install 'camlib[wsol]'``).
 - :mod:`camlib.metrics.inputs`: what they share: the tau grid (:func:`cam_thresholds`) and the checks of maps
   and ground-truth boxes (:func:`as_box_list`, :func:`as_maps`).
 """
@@ -39,6 +48,7 @@ from __future__ import annotations
 from camlib.metrics.boxacc import BoxAccResult, MaxBoxAccMeter, max_box_acc, max_box_acc_v2
 from camlib.metrics.inputs import BoxesLike, as_box_list, as_maps, cam_thresholds
 from camlib.metrics.pxap import PxAPMeter, PxAPResult, pxap
+from camlib.metrics.sweep import ThresholdBoxes, component_boxes_at_thresholds
 from camlib.metrics.topk import LocalizationMeter, LocalizationResult, best_iou, topk_correct
 
 __all__ = [
@@ -49,10 +59,12 @@ __all__ = [
     "MaxBoxAccMeter",
     "PxAPMeter",
     "PxAPResult",
+    "ThresholdBoxes",
     "as_box_list",
     "as_maps",
     "best_iou",
     "cam_thresholds",
+    "component_boxes_at_thresholds",
     "max_box_acc",
     "max_box_acc_v2",
     "pxap",

@@ -1,7 +1,8 @@
 """MaxBoxAcc and MaxBoxAccV2 (Choe et al., CVPR 2020): BoxAcc(tau, delta) over a split, both in one pass.
 
-The definitions, and where they differ from the reference wsolevaluation code, are in :mod:`camlib.metrics`
-(which re-exports everything here).
+The definitions are in :mod:`camlib.metrics` (which re-exports everything here); how BoxAcc at every tau
+comes from one component tree per map is in :mod:`camlib.metrics.sweep` and :mod:`camlib.metrics.tree`, and
+the reference code's convention in :mod:`camlib.metrics.wsol`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib.boxes import component_rows, iou, packed_rows, validate_tau
-from camlib.cam import normalize
+from camlib.boxes import validate_tau
 from camlib.metrics.inputs import BoxesLike, as_box_list, as_maps, cam_thresholds
+from camlib.metrics.sweep import box_acc_counts
+from camlib.metrics.wsol import normalize_scoremaps, require_cv2, wsol_box_acc_counts
 
-_CHUNK_PIXELS = 1 << 23  # pixels per labelling call in MaxBoxAccMeter (bounds the label buffer to 32 MB)
+#: the two conventions of :class:`MaxBoxAccMeter`, and the tau grid step each defaults to
+CONVENTIONS = {"camlib": 0.01, "wsolevaluation": 0.001}
+_CHUNK_PIXELS = 1 << 22  # pixels per kernel call: bounds the per-batch copies (float64 maps: 32 MB)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class BoxAccResult:
         box_acc_largest: (D, T) the same with the largest component's box only (V1).
         best_tau: per delta, the tau that maximises ``box_acc`` (the first one on ties).
         num_images: images seen.
+        convention: ``"camlib"`` or ``"wsolevaluation"`` (see :class:`MaxBoxAccMeter`).
     """
 
     max_box_acc: float
@@ -43,19 +48,64 @@ class BoxAccResult:
     box_acc_largest: np.ndarray
     best_tau: tuple[float, ...]
     num_images: int
+    convention: str = "camlib"
 
 
 class MaxBoxAccMeter:
-    """Accumulates BoxAcc(tau, delta) for MaxBoxAcc AND MaxBoxAccV2 in one pass.
+    """Accumulates BoxAcc(tau, delta) for MaxBoxAcc AND MaxBoxAccV2, at every tau from one pass per map.
 
-    Both metrics threshold the same normalised maps at the same taus, so each (tau, batch) is labelled once and
-    both the largest component's IoU (V1) and the best component's IoU (V2) are counted; that is why one meter
-    serves both.
+    Both metrics threshold the same normalised maps at the same taus, so one meter serves both. The masks at
+    all taus are nested, so their components form one tree per map (:mod:`camlib.metrics.tree`): the cost
+    hardly depends on the number of taus (1,000 cost about what 100 do), and the counts are exactly those of
+    thresholding and labelling once per tau. Streaming: memory is the (D, T) counters plus one batch.
+
+    **Conventions.** ``"camlib"`` (the default) is the definition in :mod:`camlib.metrics`;
+    ``"wsolevaluation"`` reproduces clovaai/wsolevaluation's ``BoxEvaluator`` count for count (needs OpenCV:
+    ``pip install 'camlib[wsol]'``; give it maps resized as the reference does,
+    :func:`camlib.metrics.wsol.resize_cams`). The differences, with their effect in points
+    (``benchmarks/bench_conventions.py``, MaxBoxAccV2 of the shipped ``gap`` model's CAMs; each row moves
+    from camlib's convention towards the reference's, in this order, so the rows add up to the total):
+
+    ==  ======================================  =======================================  ================
+    #   wsolevaluation                          camlib                                   effect (points)
+    ==  ======================================  =======================================  ================
+    1   CAMs resized with float64 ``cv2.resize   :func:`camlib.cam.upsample`, bilinear    {e_resize}
+        (INTER_CUBIC)`` (can overshoot)          by default
+    2   tau grid step 0.001 (1,000 taus; the     step 0.01 (100 taus)                     {e_grid}
+        command line of evaluation.py: 0.01)
+    3   8-bit: ``u8 = trunc(255 m)``, kept if    float32 ``m >= tau``                     {e_8bit}
+        ``u8 > int(tau * max(u8))``; tau 0
+        keeps ``m >= 1/255``, not every pixel
+    4   "+1" inclusive IoU: predicted boxes      exclusive edges, exact: a box over       {e_plus1}
+        ``(x, y, min(x + w, W - 1), min(y + h,   columns 0..9 is (0, ..., 10, ...)
+        H - 1))`` one pixel too wide/tall
+        except at the right/bottom edge; GT
+        boxes truncated to ints and +1 too
+    5   V2 boxes ALL contours of                 one box per 8-connected component        {e_holes}
+        ``findContours(RETR_TREE)``: holes too
+        (a hole adds its border's box)
+    6   largest = max ``cv2.contourArea``        largest = most pixels; ties to the       {e_area}
+        (polygon through border-pixel centres:   first in raster order
+        0 for lines; ties: OpenCV's order)
+    7   an empty mask scores the box             an empty mask has no box (IoU 0)         {e_empty}
+        ``[0, 0, 0, 0]`` (one pixel for "+1")
+    8   float64 min-max normalisation and IoU,   float32 normalisation and IoU, vs        0.00 (rounding)
+        vs ``delta``                             ``float32(delta)``
+    ==  ======================================  =======================================  ================
+
+    Not a difference: both count an image at tau when its best box has IoU >= delta; MaxBoxAcc (V1) is a
+    separate run of the reference with ``multi_contour_eval=False``, here the same pass gives both.
 
     Args:
-        step: spacing of the tau grid ``np.arange(0, 1, step)``; ignored when ``thresholds`` is given.
+        step: spacing of the tau grid ``np.arange(0, 1, step)``; default 0.01 for ``"camlib"`` and 0.001 (the
+            reference's ``cam_curve_interval``) for ``"wsolevaluation"``; ignored when ``thresholds`` is given.
         iou_thresholds: the deltas of V2; must include 0.5 (MaxBoxAcc's delta).
         thresholds: an explicit tau grid, values in [0, 1].
+        convention: ``"camlib"`` or ``"wsolevaluation"``.
+        workers: threads counting shares of each batch (camlib's convention; the kernel releases the GIL).
+
+    Raises:
+        ImportError: ``convention="wsolevaluation"`` without OpenCV (the message says what to install).
 
     Example:
         >>> m = torch.zeros(1, 8, 8)
@@ -68,21 +118,34 @@ class MaxBoxAccMeter:
 
     def __init__(
         self,
-        step: float = 0.01,
+        step: float | None = None,
         iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
         thresholds: Sequence[float] | None = None,
+        convention: str = "camlib",
+        workers: int = 1,
     ) -> None:
-        taus = cam_thresholds(step) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-        for t in taus.tolist():
-            validate_tau(t)
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, got {convention!r}")
+        if convention == "wsolevaluation":
+            require_cv2()  # fail here, not after the first batch
+        self.convention = convention
+        if thresholds is None:
+            taus = cam_thresholds(CONVENTIONS[convention] if step is None else step)
+        else:
+            taus = np.asarray(thresholds, dtype=np.float64)
         if taus.ndim != 1 or taus.size == 0:
             raise ValueError("thresholds must be a non-empty 1-D sequence of taus in [0, 1]")
+        for t in taus.tolist():
+            validate_tau(t)
         self.thresholds = taus
         self.iou_thresholds = tuple(float(d) for d in iou_thresholds)
         if not self.iou_thresholds or any(not 0.0 < d <= 1.0 for d in self.iou_thresholds):
             raise ValueError(f"iou_thresholds must be values in (0, 1], got {iou_thresholds}")
         if 0.5 not in self.iou_thresholds:
             raise ValueError(f"iou_thresholds must include 0.5 (MaxBoxAcc's delta), got {iou_thresholds}")
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        self.workers = workers
         self.reset()
 
     def reset(self) -> None:
@@ -95,12 +158,15 @@ class MaxBoxAccMeter:
         """Add a batch.
 
         Args:
-            maps: (B, H, W) or (B, 1, H, W) maps at IMAGE resolution (upsample first), any range; min-max
-                normalised here.
-            gt_boxes: boxes in the maps' pixels; see :func:`as_box_list`.
+            maps: (B, H, W) or (B, 1, H, W) maps at IMAGE resolution (upsample first), any range, on any
+                device (copied to the CPU once); min-max normalised here. ``"wsolevaluation"`` works in
+                float64 as the reference does, ``"camlib"`` in float32.
+            gt_boxes: boxes in the maps' pixels; see :func:`camlib.metrics.as_box_list`.
         """
-        maps = as_maps(maps)  # (B, H, W)
-        b, h, w = maps.shape
+        if self.convention == "wsolevaluation" and isinstance(maps, Tensor):
+            maps = maps.detach().to("cpu", torch.float64)  # one copy, in the reference's float64
+        checked = as_maps(maps)  # (B, H, W) float32 on the CPU
+        b, h, w = checked.shape
         gts = as_box_list(gt_boxes, b)
         for i, g in enumerate(gts):
             if (g[:, 2] > w).any() or (g[:, 3] > h).any() or (g[:, :2] < 0).any():
@@ -108,47 +174,23 @@ class MaxBoxAccMeter:
                     f"gt_boxes[{i}] = {g.tolist()} lies outside the {w}x{h} map: upsample the maps to the image "
                     f"size first (camlib.cam.upsample(maps, size)) or rescale the boxes"
                 )
+        if self.convention == "camlib":
+            values = checked.numpy()  # (B, H, W) float32
+        else:  # float64, not rounded to float32 first
+            values = maps.reshape(b, h, w).numpy()
         chunk = max(1, _CHUNK_PIXELS // (h * w))
         for s in range(0, b, chunk):
-            self._update_chunk(maps[s : s + chunk], gts[s : s + chunk])
+            part, boxes = values[s : s + chunk], [g.numpy() for g in gts[s : s + chunk]]
+            if self.convention == "camlib":
+                hits = box_acc_counts(part, boxes, self.thresholds, self.iou_thresholds, self.workers)
+            else:  # resize_bbox's int() truncation
+                ints = [np.trunc(g).astype(np.int64) for g in boxes]
+                hits = wsol_box_acc_counts(
+                    normalize_scoremaps(part), ints, self.thresholds, self.iou_thresholds
+                )
+            self._correct_all += hits[0]
+            self._correct_largest += hits[1]
         self._count += b
-
-    def _update_chunk(self, maps: Tensor, gts: list[Tensor]) -> None:
-        b, h, w = maps.shape
-        norm = np.full((b, h + 1, w), -1.0, dtype=np.float32)  # (B, H+1, W): an empty row after each image
-        norm[:, :h] = normalize(maps).numpy()  # in [0, 1]
-        norm[norm.reshape(b, -1).max(1) <= 0] = -1.0  # constant maps: no pixel passes any tau -> no box
-        rows = norm.reshape(b * (h + 1), w)  # (B*(H+1), W), one tall image
-        row_max = rows.max(1)
-        parts = []
-        for t_idx, tau in enumerate(self.thresholds.tolist()):
-            idx = packed_rows(row_max >= tau)  # non-empty rows and one separator per gap
-            image, x1, y1, x2, y2, area = component_rows(rows[idx] >= tau, idx - idx // (h + 1), h)
-            parts.append((image + t_idx * b, np.stack([x1, y1, x2, y2], axis=1), area))
-        key = np.concatenate([p[0] for p in parts])  # (n,) tau_index * B + image, non-decreasing
-        boxes = np.concatenate([p[1] for p in parts]).astype(np.float32)  # (n, 4)
-        area = np.concatenate([p[2] for p in parts])  # (n,)
-        # best IoU of every component over its image's GT boxes: one box_iou call per image
-        image = key % b
-        order = np.argsort(image, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(image, minlength=b))])
-        sorted_boxes = torch.from_numpy(boxes[order])  # (n, 4), grouped by image
-        comp_iou = np.zeros(key.size, dtype=np.float32)
-        for i in range(b):
-            if bounds[i + 1] > bounds[i]:
-                ious = iou(sorted_boxes[bounds[i] : bounds[i + 1]], gts[i])  # (n_i, G_i)
-                comp_iou[order[bounds[i] : bounds[i + 1]]] = ious.amax(1).numpy()
-        best_all = np.zeros(self.thresholds.size * b, dtype=np.float32)  # (T*B,)
-        np.maximum.at(best_all, key, comp_iou)
-        max_area = np.zeros(best_all.size, dtype=np.int64)
-        np.maximum.at(max_area, key, area)
-        cand = np.flatnonzero(area == max_area[key])  # largest components (ties: first in raster order)
-        keys, first = np.unique(key[cand], return_index=True)
-        best_largest = np.zeros_like(best_all)
-        best_largest[keys] = comp_iou[cand[first]]
-        for d, delta in enumerate(self.iou_thresholds):
-            self._correct_all[d] += (best_all.reshape(-1, b) >= np.float32(delta)).sum(1)  # (T,)
-            self._correct_largest[d] += (best_largest.reshape(-1, b) >= np.float32(delta)).sum(1)
 
     def compute(self) -> BoxAccResult:
         if self._count == 0:
@@ -165,6 +207,7 @@ class MaxBoxAccMeter:
             box_acc_largest=acc_largest,
             best_tau=tuple(float(self.thresholds[i]) for i in acc_all.argmax(1)),
             num_images=self._count,
+            convention=self.convention,
         )
 
 
