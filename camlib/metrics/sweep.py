@@ -166,8 +166,14 @@ def distinct_cuts(cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, column.reshape(-1)
 
 
-def packed_boxes(gts: Sequence[np.ndarray], dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """B (G_i, 4) box arrays -> one (sum G_i, 4) array and the (B + 1,) int64 start of each map's rows."""
+def packed_boxes(
+    gts: Sequence[np.ndarray] | np.ndarray, dtype: type = np.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """B (G_i, 4) box arrays, or one (B, G, 4) array -> one (sum G_i, 4) array and the (B + 1,) int64 start of
+    each map's rows."""
+    if isinstance(gts, np.ndarray) and gts.ndim == 3:
+        b, g = gts.shape[:2]
+        return np.ascontiguousarray(gts.reshape(-1, 4), dtype=dtype), np.arange(0, b * g + 1, max(g, 1))
     boxes: list[np.ndarray] = [np.asarray(g, dtype=dtype).reshape(-1, 4) for g in gts]
     start = np.zeros(len(boxes) + 1, dtype=np.int64)
     np.cumsum([len(g) for g in boxes], out=start[1:])
@@ -177,7 +183,7 @@ def packed_boxes(gts: Sequence[np.ndarray], dtype: type = np.float32) -> tuple[n
 
 def box_acc_counts(
     maps: np.ndarray,
-    gts: Sequence[np.ndarray],
+    gts: Sequence[np.ndarray] | np.ndarray,
     thresholds: np.ndarray,
     iou_thresholds: Sequence[float],
     workers: int = 1,
@@ -186,7 +192,8 @@ def box_acc_counts(
 
     Args:
         maps: (B, H, W) float32 raw maps (min-max normalised here, as :func:`camlib.cam.normalize`).
-        gts: B ground-truth arrays (G_i, 4), G_i >= 1, XYXY with exclusive edges, in map pixels.
+        gts: B ground-truth arrays (G_i, 4), G_i >= 1, or one (B, G, 4) array; XYXY with exclusive edges, in map
+            pixels.
         thresholds: (T,) taus in [0, 1], any order; a pixel is kept at tau when its normalised value >= tau.
         iou_thresholds: the D deltas.
         workers: threads, each counting a contiguous share of the maps (the kernel releases the GIL).

@@ -41,6 +41,7 @@ TAU_LO, TAU_HI = 7, 8  # a node is a component of the masks at level indices TAU
 NODE_FIELDS = 9
 
 SLOTS_PER_CUT = 4  # lookup-table slots per cut in :func:`quantize` (about one cut per slot)
+_LOWEST_BIT = np.array([(i & -i).bit_length() - 1 for i in range(256)], dtype=np.int64)  # of an 8-bit mask
 
 
 def njit(fn: F) -> F:
@@ -168,6 +169,23 @@ def _sort_by_level(levels: np.ndarray, n_levels: int, order: np.ndarray, ends: n
 
 
 @njit
+def _ring_steps(w: int) -> np.ndarray:
+    """Index steps to the 8 neighbours in ring order (N, NE, E, SE, S, SW, W, NW) in the padded grid of row
+    length W + 2."""
+    wp = w + 2
+    return np.array([-wp, -wp + 1, 1, wp + 1, wp, wp - 1, -1, -wp - 1])
+
+
+@njit
+def _ring_run_starts(added: int) -> int:
+    """The first neighbour of each run of set bits of the 8-bit ring mask ``added`` (bit 0 when all are set):
+    consecutive 8-neighbours touch each other, so a run is one set already and needs one find."""
+    if added == 0xFF:
+        return 1
+    return added & ~(((added << 1) | (added >> 7)) & 0xFF)
+
+
+@njit
 def build_component_tree(
     levels: np.ndarray, h: int, w: int, n_levels: int, eight: bool, s: TreeScratch
 ) -> int:
@@ -198,6 +216,8 @@ def build_component_tree(
     parent, comp, node_of, order, ends, dirty, nodes, where = s
     wp = w + 2  # row length of the padded grid
     diag = 1 if eight else 0  # the rows above and below reach one cell further for 8-connectivity
+    ring = _ring_steps(w)
+    join = np.empty(2 * w + 8, dtype=np.int64)  # cells whose sets a run joins
     _sort_by_level(levels, n_levels, order, ends)
     parent[:] = -1  # nothing added yet; the frame stays -1
     n_nodes, start = 0, 0
@@ -209,52 +229,64 @@ def build_component_tree(
             p0 = order[i]
             x0, y, pp0 = where[p0, 0], where[p0, 1], where[p0, 2]  # pp0: p0 in the padded grid
             j = i
-            while j + 1 < end and order[j + 1] == order[j] + 1 and where[order[j + 1], 1] == y:
+            while j + 1 < end and order[j + 1] == order[j] + 1 and x0 + j + 1 - i < w:  # same row
                 j += 1
             n = j - i + 1  # the run: pixels p0 .. p0 + n - 1 of row y
             x1, pp1 = x0 + n - 1, pp0 + n - 1
+            n_join = 0  # cells of the sets the run joins: one per stretch of added cells (they touch)
+            if eight and n == 1:  # a single pixel: its 8-ring as a bit mask, one cell per run of set bits
+                added = 0
+                for k in range(8):
+                    added |= int(parent[pp0 + ring[k]] >= 0) << k
+                bits = _ring_run_starts(added)
+                while bits:
+                    join[n_join] = pp0 + ring[_LOWEST_BIT[bits]]
+                    n_join += 1
+                    bits &= bits - 1
+            else:  # the cells left and right of the run, the row segments above and below it
+                for seg in range(4):
+                    if seg == 0:
+                        a, b = pp0 - 1, pp0 - 1
+                    elif seg == 1:
+                        a, b = pp1 + 1, pp1 + 1
+                    elif seg == 2:
+                        a, b = pp0 - wp - diag, pp1 - wp + diag
+                    else:
+                        a, b = pp0 + wp - diag, pp1 + wp + diag
+                    stretch = False
+                    for q in range(a, b + 1):
+                        if parent[q] < 0:
+                            stretch = False
+                        elif not stretch:
+                            stretch = True
+                            join[n_join] = q
+                            n_join += 1
             rp = -1  # the root of the run's set, once it is in one
-            for seg in range(4):  # left cell, right cell, the row above, the row below
-                if seg == 0:
-                    a, b = pp0 - 1, pp0 - 1
-                elif seg == 1:
-                    a, b = pp1 + 1, pp1 + 1
-                elif seg == 2:
-                    a, b = pp0 - wp - diag, pp1 - wp + diag
-                else:
-                    a, b = pp0 + wp - diag, pp1 + wp + diag
-                stretch = False  # inside a stretch of added cells (one set: they touch)
-                for q in range(a, b + 1):
-                    if parent[q] < 0:
-                        stretch = False
-                        continue
-                    if stretch:
-                        continue
-                    stretch = True
-                    rq = q
-                    while parent[rq] != rq:  # find, halving the path
-                        parent[rq] = parent[parent[rq]]
-                        rq = parent[rq]
-                    if rq == rp:
-                        continue
-                    if node_of[rq] >= 0:  # rq's component changes: its node ends at the previous level index
-                        nodes[node_of[rq], TAU_LO] = lev
-                        node_of[rq] = -1
-                        dirty[n_dirty] = rq
-                        n_dirty += 1
-                    if rp < 0:
-                        rp = rq
-                        continue
-                    big, small = (rp, rq) if comp[rp, AREA] >= comp[rq, AREA] else (rq, rp)
-                    parent[small] = big  # the two components merge; the larger one's root stays root
-                    comp[big, XMIN] = min(comp[big, XMIN], comp[small, XMIN])
-                    comp[big, YMIN] = min(comp[big, YMIN], comp[small, YMIN])
-                    comp[big, FIRST] = min(comp[big, FIRST], comp[small, FIRST])
-                    comp[big, XMAX] = max(comp[big, XMAX], comp[small, XMAX])
-                    comp[big, YMAX] = max(comp[big, YMAX], comp[small, YMAX])
-                    comp[big, BORDER] = max(comp[big, BORDER], comp[small, BORDER])
-                    comp[big, AREA] += comp[small, AREA]
-                    rp = big
+            for c in range(n_join):
+                rq = join[c]
+                while parent[rq] != rq:  # find, halving the path
+                    parent[rq] = parent[parent[rq]]
+                    rq = parent[rq]
+                if rq == rp:
+                    continue
+                if node_of[rq] >= 0:  # rq's component changes: its node ends at the previous level index
+                    nodes[node_of[rq], TAU_LO] = lev
+                    node_of[rq] = -1
+                    dirty[n_dirty] = rq
+                    n_dirty += 1
+                if rp < 0:
+                    rp = rq
+                    continue
+                big, small = (rp, rq) if comp[rp, AREA] >= comp[rq, AREA] else (rq, rp)
+                parent[small] = big  # the two components merge; the larger one's root stays root
+                comp[big, XMIN] = min(comp[big, XMIN], comp[small, XMIN])
+                comp[big, YMIN] = min(comp[big, YMIN], comp[small, YMIN])
+                comp[big, FIRST] = min(comp[big, FIRST], comp[small, FIRST])
+                comp[big, XMAX] = max(comp[big, XMAX], comp[small, XMAX])
+                comp[big, YMAX] = max(comp[big, YMAX], comp[small, YMAX])
+                comp[big, BORDER] = max(comp[big, BORDER], comp[small, BORDER])
+                comp[big, AREA] += comp[small, AREA]
+                rp = big
             border = 1 if y == 0 or y == h - 1 or x0 == 0 or x1 == w - 1 else 0
             if rp < 0:  # no added neighbour: a new component
                 rp = pp0
