@@ -279,9 +279,26 @@ def main(argv: list[str] | None = None) -> int:
     show = [int(v) for v in a.show.split(",")] if a.show else _default_show(budgets)
     if not set(show) <= set(budgets):
         p.error(f"--show {show}: every budget shown must be in the sweep {budgets}")
-    command = "python scripts/tradeoff.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    write_report(doc, s, show, a.out, cache, command.strip())
+    write_report(doc, s, show, a.out, cache, sweep_command(doc, s, show, a.quick))
     return 0
+
+
+def sweep_command(doc: dict[str, Any], s: Settings, show: list[int], quick: bool) -> str:
+    """The command that makes this report from scratch (the same for the sweep and ``--report-only``)."""
+    budgets = sorted({r["budget"] for r in doc["runs"]})
+    seeds = sorted({r["seed"] for r in doc["runs"]})
+    parts = ["--quick"] if quick else []
+    parts += [
+        "--threads",
+        str(doc.get("threads", torch.get_num_threads())),
+        "--arch",
+        s.arch,
+        "--method",
+        s.method,
+    ]
+    parts += ["--budgets", ",".join(map(str, budgets)), "--seeds", ",".join(map(str, seeds))]
+    parts += ["--show", ",".join(map(str, show))]
+    return "python scripts/tradeoff.py " + shlex.join(parts)
 
 
 def _default_show(budgets: list[int]) -> list[int]:

@@ -71,8 +71,8 @@ def figure(
         run = next(r for r in runs if r["budget"] == b and r["seed"] == 0)
         boxes = largest_component_box(normalize(maps, "minmax"), run["val_chosen_tau"])  # (N, 4)
         label = (
-            f"{b} epoch{'s' * (b != 1)}, seed 0\nacc {run['val_accuracy']:.1f}%, V2 {run['val_max_box_acc_v2']:.1f}\n"
-            f"box: τ = {run['val_chosen_tau']:.2f} (min–max)"
+            f"{b} epoch{'s' * (b != 1)}, seed 0\nacc {run['val_accuracy']:.1f}%\nMaxBoxAccV2 {run['val_max_box_acc_v2']:.1f}\n"
+            f"box: τ={run['val_chosen_tau']:.2f} (min–max)"
         )
         rows.append(MapRow(label, maps, out.logits.argmax(1).tolist(), boxes))
     marks = {name: sel["budget"] for name, sel in selection.items()}
@@ -156,7 +156,7 @@ def markdown(doc: dict[str, Any], selection: dict[str, dict[str, Any]], command:
         what = label[sel["metric"]]
         means = ", ".join(f"{b}: {_stat(runs, b, sel['metric']).split(' ')[0]}" for b in budgets)
         line = (
-            f"- `{name}` = **{sel['budget']} epoch{'s' * (sel['budget'] != 1)}**: mean validation {what} "
+            f"- `{name}` = **{sel['budget']} epoch{'s' * (sel['budget'] != 1)}**: {'mean ' * (len(seeds) > 1)}validation {what} "
             f"{sel['mean']:.2f} (by budget: {means})."
         )
         if sel["by_metric_alone"] != sel["budget"]:
@@ -171,6 +171,8 @@ def markdown(doc: dict[str, Any], selection: dict[str, dict[str, Any]], command:
                 f"validation {other}: {_stat(runs, sel['budget'], sel['tie_break']).split(' ')[0]} against "
                 f"{_stat(runs, alone, sel['tie_break']).split(' ')[0]}."
             )
+        if sel["budget"] == budgets[0] and len(budgets) > 1:
+            line += " It is the smallest budget of the sweep: fewer epochs were not tried."
         lines.append(line)
     same = len({sel["budget"] for sel in selection.values()}) < len(selection)
     if arch == "gap" and same:

@@ -49,11 +49,14 @@ class MapRow:
 def _curves(ax: Axes, values: Mapping[int, Sequence[float]], colour: str, label: str) -> None:
     xs = sorted(values)
     means = [statistics.fmean(values[x]) for x in xs]
-    ax.fill_between(xs, [min(values[x]) for x in xs], [max(values[x]) for x in xs], color=colour,
-                    alpha=0.2, lw=0, label="spread of the seeds (min–max)")  # fmt: skip
-    for x in xs:
-        ax.plot([x] * len(values[x]), values[x], "o", ms=3.5, color=colour, alpha=0.55, mec="none")
-    ax.plot(xs, means, "-o", color=colour, lw=2, ms=5, label=f"mean of {len(values[xs[0]])} seeds")
+    seeds = max(len(values[x]) for x in xs)
+    if seeds > 1:
+        ax.fill_between(xs, [min(values[x]) for x in xs], [max(values[x]) for x in xs], color=colour,
+                        alpha=0.2, lw=0, label="spread of the seeds (min–max)")  # fmt: skip
+        for x in xs:
+            ax.plot([x] * len(values[x]), values[x], "o", ms=3.5, color=colour, alpha=0.55, mec="none")
+    label_line = f"mean of {seeds} seeds" if seeds > 1 else "one seed (no spread measured)"
+    ax.plot(xs, means, "-o", color=colour, lw=2, ms=5, label=label_line)
     ax.set_xticks(xs)
     ax.set_xlabel("training epochs (each budget its own run and schedule)")
     ax.set_ylabel(label)
@@ -109,14 +112,16 @@ def plot_tradeoff(
         by_epochs: dict[int, list[str]] = {}
         for name, epochs in (marks or {}).items():
             by_epochs.setdefault(int(epochs), []).append(name)
+        last = max(values)
         for j, (epochs, names) in enumerate(sorted(by_epochs.items())):
             ax.axvline(epochs, color="0.3", ls=(":", "--", "-.")[j % 3], lw=1.2)
             ax.annotate(
                 " = ".join(names),
                 (epochs, 1.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(4, -14 - 13 * j),
+                xytext=(-4 if epochs == last else 4, -14 - 13 * j),
                 textcoords="offset points",
+                ha="right" if epochs == last else "left",
                 fontsize=9,
                 color="0.15",
             )
