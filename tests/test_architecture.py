@@ -234,7 +234,9 @@ def test_every_caller_accepts_exactly_the_registry(tmp_path: Path) -> None:
     net = GAPNet(6, NetConfig(widths=(4, 8), downsample=2)).eval()
     ds = Shapes("val", size=4, image_size=32)
     names = sorted(METHODS)
-    assert names == ["cam", "gradcam", "saliency"]
+    assert names == [
+        "cam", "eigencam", "gradcam", "gradcampp", "hirescam", "layercam", "saliency", "scorecam", "xgradcam"
+    ]  # fmt: skip
     parser = argparse.ArgumentParser()
     reproduce.add_cli(parser.add_subparsers())
     for name in names:

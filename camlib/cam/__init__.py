@@ -6,7 +6,8 @@ features f_k(x, y) are globally average-pooled into one linear layer,
     S_c = sum_k w_k^c mean_xy f_k(x, y) + b_c,     M_c(x, y) = sum_k w_k^c f_k(x, y),
 
 so ``S_c = mean_xy M_c + b_c`` exactly. Grad-CAM weighs the channels by the spatial mean of the gradient instead;
-on a GAP network that is w_k^c / (h w), so Grad-CAM = ReLU(M_c) / (h w).
+on a GAP network that is w_k^c / (h w), so Grad-CAM = ReLU(M_c) / (h w). The rest of the family (Grad-CAM++,
+XGrad-CAM, HiResCAM, Layer-CAM, Score-CAM, Eigen-CAM) changes only the weights; see :mod:`camlib.cam.methods`.
 
 What lives where:
 
@@ -27,8 +28,14 @@ from camlib.cam.head import CAMHead, default_target_layer, find_cam_head, has_ca
 from camlib.cam.inputs import Classes, resolve_classes, validate_images
 from camlib.cam.methods import METHODS, MapMethod, default_method, get_method, method_name
 from camlib.cam.methods.cam import class_activation_maps
+from camlib.cam.methods.eigencam import eigen_cam
 from camlib.cam.methods.gradcam import grad_cam
+from camlib.cam.methods.gradcampp import grad_cam_plus_plus
+from camlib.cam.methods.hirescam import hires_cam
+from camlib.cam.methods.layercam import layer_cam
 from camlib.cam.methods.saliency import gradient_saliency
+from camlib.cam.methods.scorecam import score_cam
+from camlib.cam.methods.xgradcam import xgrad_cam
 from camlib.cam.postprocess import NORMALIZATIONS, UPSAMPLE_MODES, normalize, upsample
 
 __all__ = [
@@ -46,15 +53,21 @@ __all__ = [
     "class_gradients",
     "default_method",
     "default_target_layer",
+    "eigen_cam",
     "evaluation",
     "find_cam_head",
     "get_method",
     "grad_cam",
+    "grad_cam_plus_plus",
     "gradient_saliency",
     "has_cam_head",
+    "hires_cam",
+    "layer_cam",
     "method_name",
     "normalize",
     "resolve_classes",
+    "score_cam",
     "upsample",
     "validate_images",
+    "xgrad_cam",
 ]

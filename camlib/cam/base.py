@@ -1,8 +1,10 @@
 """The part every map method shares: one forward pass with an owned hook, class gradients, the weighted sum.
 
-A channel-weighting method (CAM, Grad-CAM and its family) computes ``M = sum_k a_k A_k`` over the K channels of a
-layer's activations ``A`` (B, K, h, w); it supplies only the weights ``a`` through a :data:`Weigh` function of a
-:class:`LayerRecord` — (B, N, K) per channel, or (B, N, K, h, w) per channel and position. :func:`channel_maps`
+A channel-weighting method (CAM, Grad-CAM and its family) computes ``M = sum_k a_k A_k (+ b)`` over the K channels
+of a layer's activations ``A`` (B, K, h, w); it supplies only the weights ``a`` through a :data:`Weigh` function of
+a :class:`LayerRecord` — (B, N, K) per channel, or (B, N, K, h, w) per channel and position, optionally with an
+offset ``b`` (B, N) (Eigen-CAM's centring). A method that needs more forward passes (Score-CAM) runs them on
+``record.model`` inside its weights, after the hook is gone. :func:`channel_maps`
 does the rest: the hook (registered here and nowhere else, removed in ``finally``), the forward pass, the
 gradients of the requested class scores (:func:`class_gradients`, with ``torch.autograd.grad``: parameters get
 no ``.grad``), the weighted sum and the optional ReLU. Resizing and normalisation are in
@@ -68,7 +70,8 @@ class LayerRecord:
     head: CAMHead | None
 
 
-Weigh = Callable[[LayerRecord], Tensor]
+#: a method's weights: (B, N, K) or (B, N, K, h, w), or a pair (weights, offset (B, N))
+Weigh = Callable[[LayerRecord], Tensor | tuple[Tensor, Tensor]]
 
 
 @contextmanager
@@ -158,7 +161,8 @@ def channel_maps(
         model: the network.
         x: (B, C_in, H, W) float images.
         classes: see :func:`camlib.cam.inputs.resolve_classes`; default the predicted class.
-        weigh: the method's weights: (B, N, K) per channel, or (B, N, K, h, w) per channel and position.
+        weigh: the method's weights: (B, N, K) per channel, or (B, N, K, h, w) per channel and position, or a
+            pair ``(weights, offset)`` with an offset (B, N) added to every position before the ReLU.
         layer: ``"head"``: the features the CAM head pools (``target_layer`` must be ``None``); ``"target"``:
             the output of ``target_layer`` (default :func:`camlib.cam.head.default_target_layer`).
         target_layer: see ``layer``.
@@ -194,12 +198,15 @@ def channel_maps(
         grads = class_gradients(logits.gather(1, idx), acts) if gradients else None  # (B, N, K, h, w)
         record = LayerRecord(model, x, acts.detach(), grads, logits.detach(), idx, head)
         with torch.no_grad():
-            w = weigh(record).to(acts.dtype)
-            a = record.acts
+            weights = weigh(record)
+            w, offset = weights if isinstance(weights, tuple) else (weights, None)
+            w, a = w.to(acts.dtype), record.acts
             if w.dim() == 3:
                 maps = torch.einsum("bnk,bkhw->bnhw", w, a)  # (B, N, K) x (B, K, h, w) -> (B, N, h, w)
             else:
                 maps = (w * a[:, None]).sum(2)  # (B, N, K, h, w) * (B, 1, K, h, w) -> (B, N, h, w)
+            if offset is not None:
+                maps = maps + offset.to(maps.dtype)[..., None, None]  # + (B, N, 1, 1)
             if relu:
                 maps = F.relu(maps)
     return CAMOutput(maps.float(), record.logits.float(), idx)

@@ -2,6 +2,12 @@
 
 Every caller (the localization loop, the explorer, ``reproduce``, the benchmarks) takes its method names from
 :data:`METHODS`. A method is called as ``method(model, x, classes=None, *, target_layer=None) -> CAMOutput``.
+
+The family, each one file that supplies its channel weights to :func:`camlib.cam.base.channel_maps`:
+CAM (the head's weights), Grad-CAM (mean gradient), Grad-CAM++ (second-order positive gradients), XGrad-CAM
+(activation-weighted gradients), HiResCAM (gradient x activation per position), Layer-CAM (positive gradient
+per position), Score-CAM (scores of masked images), Eigen-CAM (first principal component, class-agnostic);
+and gradient saliency at the input (no channel weights).
 """
 
 from __future__ import annotations
@@ -14,8 +20,14 @@ from camlib.cam.base import CAMOutput
 from camlib.cam.head import has_cam_head
 from camlib.cam.inputs import Classes
 from camlib.cam.methods.cam import class_activation_maps
+from camlib.cam.methods.eigencam import eigen_cam
 from camlib.cam.methods.gradcam import grad_cam
+from camlib.cam.methods.gradcampp import grad_cam_plus_plus
+from camlib.cam.methods.hirescam import hires_cam
+from camlib.cam.methods.layercam import layer_cam
 from camlib.cam.methods.saliency import gradient_saliency
+from camlib.cam.methods.scorecam import score_cam
+from camlib.cam.methods.xgradcam import xgrad_cam
 
 
 class MapMethod(Protocol):
@@ -32,6 +44,12 @@ class MapMethod(Protocol):
 METHODS: dict[str, MapMethod] = {
     "cam": class_activation_maps,
     "gradcam": grad_cam,
+    "gradcampp": grad_cam_plus_plus,
+    "xgradcam": xgrad_cam,
+    "hirescam": hires_cam,
+    "layercam": layer_cam,
+    "scorecam": score_cam,
+    "eigencam": eigen_cam,
     "saliency": gradient_saliency,
 }
 
@@ -65,8 +83,14 @@ __all__ = [
     "MapMethod",
     "class_activation_maps",
     "default_method",
+    "eigen_cam",
     "get_method",
     "grad_cam",
+    "grad_cam_plus_plus",
     "gradient_saliency",
+    "hires_cam",
+    "layer_cam",
     "method_name",
+    "score_cam",
+    "xgrad_cam",
 ]
