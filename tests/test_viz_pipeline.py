@@ -77,7 +77,7 @@ def test_the_figure_shows_those_numbers(image: torch.Tensor) -> None:
     assert f"logit for '{names[1]}': {p.logit:.3f}" in text
     assert f"= {float(p.cam.mean()) + p.bias:.3f} = $S_c$" in text  # the logit identity, with its numbers
     assert "raw $M_c$ (signed)" in " ".join(ax.get_xlabel() for ax in fig.axes)  # the raw map's colour bar
-    assert "min–max normalised" in " ".join(ax.get_xlabel() for ax in fig.axes)
+    assert "min–max normalised" in " ".join(ax.get_xlabel() for ax in fig.axes)  # the overlay's colour bar
 
 
 def test_gmp_says_the_identity_does_not_hold(image: torch.Tensor) -> None:

@@ -196,7 +196,7 @@ def plot_cam_pipeline(
     up = normalize(upsample(p.cam[None, None], (H, W)), "minmax")[0, 0]  # (H, W) in [0, 1]
     ax_up.imshow(overlay(img, up.numpy()))
     fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), "jet"), ax=ax_up, location="bottom", shrink=0.9, pad=0.02,
-                 label="$M_c$, min–max normalised")  # fmt: skip
+                 label="min–max normalised")  # fmt: skip
     ax_up.set_title(f"6. $M_c$ upsampled\nto {H}×{W} (bilinear),\nover the image", fontsize=11)
     ax_up.set_xticks([])
     ax_up.set_yticks([])
