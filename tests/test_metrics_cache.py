@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TREE = Path(__file__).resolve().parents[1] / "camlib" / "metrics" / "tree.py"
+TREE = Path(__file__).resolve().parents[1] / "camlib" / "metrics" / "levels.py"  # njit and a small kernel
 
 SCRIPT = """
 import importlib.util, sys, warnings
@@ -34,7 +34,7 @@ def run(folder: Path, cache_home: Path) -> tuple[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     env |= {"XDG_CACHE_HOME": str(cache_home), "PYTHONDONTWRITEBYTECODE": "1"}
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(folder / "tree.py")], env=env, capture_output=True, text=True
+        [sys.executable, "-c", SCRIPT, str(folder / "levels.py")], env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     return out.stdout, out.stderr
@@ -43,18 +43,18 @@ def run(folder: Path, cache_home: Path) -> tuple[str, str]:
 def test_a_read_only_install_caches_in_numbas_user_cache(tmp_path: Path) -> None:
     folder = tmp_path / "site-packages"
     folder.mkdir()
-    shutil.copy(TREE, folder / "tree.py")
+    shutil.copy(TREE, folder / "levels.py")
     (folder / "__pycache__").write_text("")  # next to the module, nothing can be cached
     stdout, _ = run(folder, tmp_path / "cache")
     assert stdout.startswith("2 []"), stdout  # the right answer, no warning
-    cached = list((tmp_path / "cache" / "numba").rglob("tree.*.nbi"))
+    cached = list((tmp_path / "cache" / "numba").rglob("levels.*.nbi"))
     assert cached, "numba did not fall back to its user cache directory"
 
 
 def test_no_writable_cache_warns_and_still_works(tmp_path: Path) -> None:
     folder = tmp_path / "site-packages"
     folder.mkdir()
-    shutil.copy(TREE, folder / "tree.py")
+    shutil.copy(TREE, folder / "levels.py")
     (folder / "__pycache__").write_text("")
     (tmp_path / "not-a-folder").write_text("")
     stdout, _ = run(folder, tmp_path / "not-a-folder")

@@ -7,30 +7,32 @@ Each tree node is one component that exists unchanged over an interval of levels
 pixel in raster order and "touches the border" flag follow from its children's when components merge. The cost
 is O(H W) per map, whatever the number of taus, instead of one labelling per tau.
 
-**Kernel choice.** A small numba ``@njit`` union-find (numba is the JIT compiler of the scientific Python
-stack; scikit-image and librosa use it). Measured on 1,000 maps of 64 x 64 (``benchmarks/bench_metrics.py``):
-scikit-image's compiled ``morphology.max_tree`` takes ~37 ms per map for the bare tree, ~70x this whole kernel
-with boxes, IoUs and counters, and gives no node attributes; OpenCV's ``connectedComponentsWithStats`` per tau
-is the per-tau method again, linear in the number of taus.
-
-**Cold start.** The first call in a machine compiles the kernels (~10-25 s on 2 busy cores). Every kernel is
-cached (``cache=True``): in ``__pycache__`` next to this file, or, when that is read-only (a system install),
-in numba's user cache (``~/.cache/numba``, or ``NUMBA_CACHE_DIR`` when set); a later process loads them in ~1-2
-s. Where no cache directory is writable at all, :func:`njit` warns once and compiles in every process.
+**Kernel.** A small numba ``@njit`` union-find: scikit-image's ``morphology.max_tree`` gives the bare tree
+without node attributes at ~70x this kernel's time, OpenCV per tau is linear in the number of taus
+(``benchmarks/bench_metrics.py``). The first call compiles (~10-25 s on 2 busy cores); kernels are cached in
+``__pycache__`` or numba's user cache (``NUMBA_CACHE_DIR``), so a later process loads them in ~1-2 s.
 
 Node table: one row per node, columns :data:`XMIN` .. :data:`TAU_HI`; the box is inclusive pixel extents.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 
-import numba
 import numpy as np
 
-F = TypeVar("F", bound=Callable[..., Any])
+from camlib.metrics.levels import SLOTS_PER_CUT, count_le, lookup_table, njit, quantize
+
+__all__ = [
+    "SLOTS_PER_CUT",
+    "count_le",
+    "lookup_table",
+    "njit",
+    "quantize",
+    "TreeScratch",
+    "tree_scratch",
+    "build_component_tree",
+]
 
 XMIN, YMIN, XMAX, YMAX = 0, 1, 2, 3  # inclusive pixel extents of the component
 AREA = 4  # its pixel count
@@ -40,25 +42,7 @@ COMP_FIELDS = 8  # fields kept per union-find root (7 used, padded to 32 bytes)
 TAU_LO, TAU_HI = 7, 8  # a node is a component of the masks at level indices TAU_LO..TAU_HI (inclusive)
 NODE_FIELDS = 9
 
-SLOTS_PER_CUT = 4  # lookup-table slots per cut in :func:`quantize` (about one cut per slot)
 _LOWEST_BIT = np.array([(i & -i).bit_length() - 1 for i in range(256)], dtype=np.int64)  # of an 8-bit mask
-
-
-def njit(fn: F) -> F:
-    """``numba.njit(cache=True, nogil=True)``, or uncached (compiled in every process, with a warning naming
-    the fix) when neither ``__pycache__`` nor numba's user cache directory can be written."""
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)  # type: ignore[return-value]
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        if not getattr(njit, "warned", False):
-            warnings.warn(
-                "camlib.metrics: no writable cache directory for numba, so the metric kernels are compiled in "
-                "every process (~20 s): set NUMBA_CACHE_DIR to a writable folder",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            njit.warned = True  # type: ignore[attr-defined]
-        return numba.njit(cache=False, nogil=True)(fn)  # type: ignore[return-value]
 
 
 class TreeScratch(NamedTuple):
@@ -93,60 +77,6 @@ def tree_scratch(h: int, w: int, n_levels: int) -> TreeScratch:
         nodes=np.empty((h * w, NODE_FIELDS), dtype=np.int32),
         where=where,
     )
-
-
-@njit
-def _slot(v: float | np.floating[Any], lo: float, scale: float, n_slots: int) -> int:
-    """Lookup-table slot of ``v``: non-decreasing in ``v``, so the cuts of earlier slots are all below ``v``."""
-    j = (np.float64(v) - lo) * scale
-    if j <= 0.0:
-        return 0
-    if j >= n_slots - 1:
-        return n_slots - 1
-    return int(j)
-
-
-@njit
-def lookup_table(cuts: np.ndarray, starts: np.ndarray) -> tuple[float, float]:
-    """Fill ``starts`` ((K + 1,) int64) for :func:`count_le` over the (L,) sorted ``cuts``: ``starts[j]``
-    counts the cuts in slots before j. Returns the slot origin and scale."""
-    n_slots = starts.size - 1
-    lo = np.float64(cuts[0])
-    span = np.float64(cuts[-1]) - lo
-    scale = n_slots / span if span > 0 else 0.0
-    starts[:] = 0
-    for c in range(cuts.size):
-        starts[_slot(cuts[c], lo, scale, n_slots) + 1] += 1
-    for j in range(n_slots):
-        starts[j + 1] += starts[j]
-    return lo, scale
-
-
-@njit
-def count_le(
-    v: float | np.floating[Any], cuts: np.ndarray, starts: np.ndarray, lo: float, scale: float
-) -> int:
-    """How many ``cuts`` are ``<= v`` (compared in NumPy's promoted dtype), as ``np.searchsorted(cuts, v,
-    "right")``: the cuts of earlier slots are all below ``v``, those of ``v``'s slot are compared one by one."""
-    i = starts[_slot(v, lo, scale, starts.size - 1)]
-    while i < cuts.size and cuts[i] <= v:
-        i += 1
-    return i
-
-
-@njit
-def quantize(values: np.ndarray, cuts: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
-    """``out[p]`` = the number of ``cuts`` <= ``values[p]`` (its level), by a lookup table.
-
-    Args:
-        values: (N,) values, the dtype of ``cuts``.
-        cuts: (L,) sorted distinct cuts.
-        starts: (K + 1,) int64 scratch (K = ``SLOTS_PER_CUT`` * L).
-        out: (N,) int32 levels in 0..L.
-    """
-    lo, scale = lookup_table(cuts, starts)
-    for p in range(values.size):
-        out[p] = count_le(values[p], cuts, starts, lo, scale)
 
 
 @njit
@@ -194,17 +124,13 @@ def build_component_tree(
     Pixels are added level by level, highest first, one horizontal RUN at a time (consecutive pixels of the
     level in a row: one component already). A run joins the sets of its added neighbours (the cells left and
     right of it and the row segments above and below it; one find per stretch of added cells, which touch each
-    other) with union by size and path halving. A root whose component changes closes its node and goes on
-    the level's dirty list; after the level, every dirty root that is still a root opens a new node. The
-    union-find steps are written out in this one loop on purpose: as separate jitted functions taking the
-    arrays, the kernel ran ~30% slower (numba passes array structs per call). Runs instead of single pixels:
-    ~1.5-2x faster on smooth maps (measured), the same on noise.
+    other) with union by size and path halving. A root whose component changes closes its node; after the
+    level, every changed root that is still a root opens a new node. The union-find steps are inlined on
+    purpose (as jitted functions: ~30% slower); runs instead of pixels: ~1.5-2x faster on smooth maps.
 
     Args:
         levels: (H*W,) int32 levels in 0..L, raster order; level 0 is in no mask.
-        h: H.
-        w: W.
-        n_levels: L.
+        h, w, n_levels: H, W and L.
         eight: 8-connected components if True, else 4-connected.
         s: scratch from :func:`tree_scratch` for H x W maps and at least L levels.
 
