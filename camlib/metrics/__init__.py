@@ -39,6 +39,13 @@ What lives where:
   (:func:`component_boxes_at_thresholds`, for IoU-vs-tau curves).
 - :mod:`camlib.metrics.wsol`: clovaai/wsolevaluation's convention (8-bit masks, contours with holes, "+1"
   boxes), streamed; needs OpenCV (``pip install 'camlib[wsol]'``).
+- :mod:`camlib.metrics.faithfulness`: does the score follow the map? Deletion and insertion AUC (Petsiuk et al.,
+  RISE, BMVC 2018: :func:`deletion_auc`, :func:`insertion_auc`, :func:`perturbation_curves`), Average Drop and
+  Increase in Confidence (Chattopadhay et al., WACV 2018: :func:`average_drop_increase`).
+- :mod:`camlib.metrics.pointing`: the pointing game (Zhang et al., ECCV 2016; 15 px at 224 px, scaled to the
+  image: :func:`pointing_game`, :func:`pointing_hits`).
+- :mod:`camlib.metrics.sanity`: the model-parameter randomisation test (Adebayo et al., NeurIPS 2018: Spearman
+  rank correlation of absolute maps, :func:`randomization_scores`, :func:`randomized_copy`, :func:`spearman`).
 - :mod:`camlib.metrics.inputs`: what they share: the tau grid (:func:`cam_thresholds`) and the checks of maps
   and ground-truth boxes (:func:`as_box_list`, :func:`as_maps`).
 """
@@ -46,8 +53,18 @@ What lives where:
 from __future__ import annotations
 
 from camlib.metrics.boxacc import BoxAccResult, MaxBoxAccMeter, max_box_acc, max_box_acc_v2
+from camlib.metrics.faithfulness import (
+    auc,
+    average_drop_increase,
+    confidence_change,
+    deletion_auc,
+    insertion_auc,
+    perturbation_curves,
+)
 from camlib.metrics.inputs import BoxesLike, as_box_list, as_maps, cam_thresholds
+from camlib.metrics.pointing import pointing_game, pointing_hits
 from camlib.metrics.pxap import PxAPMeter, PxAPResult, pxap
+from camlib.metrics.sanity import mean_defined, randomization_scores, randomized_copy, spearman
 from camlib.metrics.sweep import ThresholdBoxes, component_boxes_at_thresholds
 from camlib.metrics.topk import LocalizationMeter, LocalizationResult, best_iou, topk_correct
 
@@ -62,11 +79,23 @@ __all__ = [
     "ThresholdBoxes",
     "as_box_list",
     "as_maps",
+    "auc",
+    "average_drop_increase",
     "best_iou",
     "cam_thresholds",
     "component_boxes_at_thresholds",
+    "confidence_change",
+    "deletion_auc",
+    "insertion_auc",
     "max_box_acc",
     "max_box_acc_v2",
+    "mean_defined",
+    "perturbation_curves",
+    "pointing_game",
+    "pointing_hits",
     "pxap",
+    "randomization_scores",
+    "randomized_copy",
+    "spearman",
     "topk_correct",
 ]
