@@ -331,6 +331,7 @@ CLI_CASES: list[CliCase] = [
     CliCase("loss", ("train", "--out", "{tmp}"), "is a folder: give a file name inside it"),
     CliCase("loss", ("train", "--out", "{tmp}/exists.pt/gap.pt"), "is a file, not a folder", files=_CKPT),
     CliCase("loss", ("prefetch", "--pack", "{tmp}/exists.pt", "--data", "{tmp}"), "pass --force to replace it", files=_CKPT),
+    CliCase("loss", ("reproduce", "--out", "{tmp}/exists.pt"), "is a file, not a folder", files=_CKPT),
     # silent defaults: every number is checked where it is parsed
     *(
         CliCase("defaults", ("train", flag, value), fix)
@@ -362,7 +363,16 @@ CLI_CASES: list[CliCase] = [
     CliCase("defaults", ("evaluate", "gap", "--batch-size", "0"), "argument --batch-size: must be an integer >= 1"),
     CliCase("defaults", ("evaluate", "gap", "--device", "tpu"), "unknown device 'tpu'"),
     CliCase("defaults", ("reproduce", "--methods", "gradient"), "invalid choice: 'gradient'"),
-    CliCase("defaults", ("reproduce", "--seed", "x"), "argument --seed: invalid int value"),
+    *(
+        CliCase("defaults", ("reproduce", flag, value), fix)
+        for flag, value, fix in [
+            ("--seed", "x", "argument --seed: expected an integer >= 0"),
+            ("--seed", "-1", "argument --seed: must be an integer >= 0"),
+            ("--device", "gpu", "use cpu, cuda, cuda:0 or mps"),
+            ("--limit", "0", "argument --limit: must be an integer >= 1"),
+            ("--val-limit", "-3", "argument --val-limit: must be an integer >= 1"),
+        ]
+    ),
     CliCase("defaults", ("doctor", "--fix"), "unrecognized arguments: --fix"),
     CliCase("defaults", ("prefetch", "imagenet"), "unknown resource 'imagenet'"),
     CliCase("defaults", ("prefetch", "pets", "--pack", "{tmp}/b.tar"), "leave out the names"),

@@ -10,7 +10,9 @@ import pytest
 
 from camlib import localization, reproduce, zoo
 from camlib.__main__ import main
+from camlib.profile import get_profile
 from camlib.reproduce import compare
+from camlib.reproduce.report import SUFFIXES
 from camlib.train.cli import add_cli as add_train_cli
 
 SHIPPED = all(n in zoo.available() for n in ("gap", "gmp", "fc"))
@@ -22,7 +24,11 @@ pytestmark = pytest.mark.skipif(
 def test_reproduce_cli_writes_the_table_json_and_figure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    stale = tmp_path / f"reproduce_{get_profile().name}.md"
+    stale.write_text("an earlier report")  # a report is regenerated: replaced (atomically), not refused
     assert main(["reproduce", "--limit", "96", "--val-limit", "64", "--out", str(tmp_path), "--json"]) == 0
+    assert stale.read_text() != "an earlier report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(stale.with_suffix(s).name for s in SUFFIXES)
     printed = json.loads(capsys.readouterr().out)
     meta = printed.pop("_meta")
     saved = json.loads((tmp_path / f"reproduce_{meta['profile']}.json").read_text())

@@ -9,22 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from camlib.cam import METHODS
-from camlib.files import REPO_ROOT
-from camlib.profile import get_profile
+from camlib.files import REPO_ROOT, check_destination
+from camlib.profile import device_name, get_profile, non_negative_int, positive_int
 from camlib.reproduce.compare import ROWS, run
-from camlib.reproduce.report import write
+from camlib.reproduce.report import SUFFIXES, write
 
 REPORTS_DIR = REPO_ROOT / "reports"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of images, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 image, got {value}")
-    return value
 
 
 def add_cli(subparsers: Any) -> None:
@@ -57,12 +47,12 @@ def add_cli(subparsers: Any) -> None:
         metavar="METHOD",
         help=f"also compare these map methods on the GAP network: any of {', '.join(sorted(METHODS))}",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for --train")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, mps")
-    p.add_argument("--limit", type=_positive, default=None, help="measure only the first N test images")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --train (an integer >= 0)")
+    p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:0, mps")
+    p.add_argument("--limit", type=positive_int, default=None, help="measure only the first N test images")
     p.add_argument(
         "--val-limit",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="choose the thresholds on the first N validation images (default: the whole validation split)",
     )
@@ -76,6 +66,9 @@ def add_cli(subparsers: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     """Handler of ``python -m camlib reproduce``."""
     profile = args.profile or get_profile().name
+    out = args.out or REPORTS_DIR
+    for suffix in SUFFIXES:  # a report is regenerated (replaced), but a bad --out fails before any work
+        check_destination(out / f"reproduce_{profile}{suffix}", force=True)
     t0 = time.perf_counter()
     comparison = run(
         train=args.train,
@@ -87,8 +80,6 @@ def main(args: argparse.Namespace) -> int:
         methods=tuple(args.methods),
     )
     seconds = time.perf_counter() - t0
-    out = args.out or REPORTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
     rows = {r.label: r.model for r in ROWS} | {
         label: "gap" for label in comparison.reports if label not in {r.label for r in ROWS}
     }

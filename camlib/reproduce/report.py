@@ -8,9 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from camlib.files import atomic_write
 from camlib.localization import PAPER_TAU, RELEASED_CODE_TAUS, LocalizationReport
 from camlib.reproduce.compare import Comparison
 from camlib.viz import plot_box_acc_curves
+
+#: the files of a report: ``reproduce_<profile>`` + each suffix
+SUFFIXES = (".md", ".json", ".png")
 
 COLUMNS = (
     ("top1_cls_err", "cls err ↓"),
@@ -87,7 +91,12 @@ def selection_table(comparison: Comparison, rows: dict[str, str | None]) -> str:
 def write(
     comparison: Comparison, rows: dict[str, str | None], profile: str, seconds: float, out: Path
 ) -> tuple[str, dict[str, Any]]:
-    """Write ``reproduce_<profile>.md``, ``.json`` and ``.png`` into ``out``; return the markdown and the JSON."""
+    """Write ``reproduce_<profile>.md``, ``.json`` and ``.png`` into ``out``; return the markdown and the JSON.
+
+    A report is regenerated: each file replaces the one there, atomically (a failed write leaves the old file as
+    it was). Raises :class:`camlib.files.DestinationError` when a file cannot be written there (``out`` is a
+    file, a name is a folder, the folder is read-only).
+    """
     reports = comparison.reports
     n = next(iter(reports.values())).loc.num_images
     payload: dict[str, Any] = {
@@ -133,8 +142,14 @@ def write(
         f"(so τ=0.20 is not the paper's 20% of the max: the main table has that).\n\n{threshold_table(comparison)}\n"
     )
     stem = f"reproduce_{profile}"
-    (out / f"{stem}.md").write_text(md)
-    (out / f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
     fig = plot_box_acc_curves({label: rep.box_acc for label, rep in reports.items()})
-    fig.savefig(out / f"{stem}.png", dpi=100, bbox_inches="tight")
+    atomic_write(out / f"{stem}.md", lambda tmp: tmp.write_text(md), force=True)
+    atomic_write(
+        out / f"{stem}.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=1) + "\n"), force=True
+    )
+    atomic_write(
+        out / f"{stem}.png",
+        lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"),
+        force=True,
+    )
     return md, payload
