@@ -18,6 +18,8 @@ What lives where:
 - ``camlib.prefetch.download``: :class:`Resource`, :class:`PrefetchError`, where a resource comes from and lands
   (:func:`source_url`, :func:`destination`, :func:`is_present`), :func:`fetch` (verified, no partial files).
 - ``camlib.prefetch.bundle``: offline bundles, :func:`pack` and :func:`unpack`.
+- ``camlib.prefetch.weights``: the backbones' ImageNet weights (:data:`BACKBONES`), :func:`load_weights`
+  (pinned size and sha256 checked, then ``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
@@ -38,13 +40,23 @@ from camlib.prefetch.download import (
     is_present,
     source_url,
 )
+from camlib.prefetch.weights import (
+    BACKBONES,
+    WEIGHTS,
+    load_weights,
+    verify_weights,
+    weights_path,
+    weights_resource,
+)
 
 __all__ = [
+    "BACKBONES",
     "CHUNK",
     "GROUPS",
     "MANIFEST",
     "MIRROR_ENV",
     "REGISTRY",
+    "WEIGHTS",
     "PrefetchError",
     "Resource",
     "add_cli",
@@ -52,16 +64,19 @@ __all__ = [
     "fetch",
     "fetch_group",
     "is_present",
+    "load_weights",
     "pack",
     "resolve",
     "sha256_file",
     "source_url",
     "unpack",
     "use_weights",
+    "verify_weights",
+    "weights_path",
+    "weights_resource",
 ]
 
 _PETS = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
-_TORCH = "https://download.pytorch.org/models/"
 # fmt: off
 REGISTRY: dict[str, Resource] = {
     r.name: r
@@ -88,23 +103,14 @@ REGISTRY: dict[str, Resource] = {
             "cub", "", "dc77f6cffea0cbe2e41d4201115c8f29a6320ecb04fffd2444f51b8066e4b84f",
             "4d47ba1228eae64f2fa547c47bc65255", 39_272_883, produces=("segmentations",),
         ),
-        Resource(
-            "resnet18", _TORCH + "resnet18-f37072fd.pth", "weights", "checkpoints",
-            "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec", None, 46_830_571,
-            extract=False, produces=("resnet18-f37072fd.pth",),
-        ),
-        Resource(
-            "vgg16", _TORCH + "vgg16-397923af.pth", "weights", "checkpoints",
-            "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", None, 553_433_881,
-            extract=False, produces=("vgg16-397923af.pth",),
-        ),
+        *WEIGHTS.values(),
     )
 }
 # fmt: on
 GROUPS: dict[str, tuple[str, ...]] = {
     "pets": ("pets-images", "pets-annotations"),
     "cub": ("cub-images", "cub-segmentations"),
-    "weights": ("resnet18", "vgg16"),
+    "weights": tuple(WEIGHTS),
 }
 
 
