@@ -28,22 +28,35 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 
 
 @st.composite
-def maps_2d(draw: st.DrawFn, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """(H, W) float32 maps, H and W in 1..9 unless given: plateaus of few values (ties, equal components),
-    exact float32 taus (values AT a threshold, kept by min-max because the map holds 0 and 1), uniform noise,
-    constant maps."""
+def maps_2d(draw: st.DrawFn, shape: tuple[int, int] | None = None, dtype: type = np.float32) -> np.ndarray:
+    """(H, W) maps of ``dtype``, H and W in 1..9 unless given: plateaus of few values (ties, equal components),
+    exact taus (values AT a threshold: kept by min-max because the map holds 0 and 1; or ``tau * peak`` in the
+    map's dtype, the cut of :func:`camlib.boxes.threshold_maps`), isolated single pixels of few heights on a
+    flat background (one-pixel components, ties of area), uniform noise, constant maps."""
     h, w = shape if shape else (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
-    kind = draw(st.sampled_from(["plateaus", "at_tau", "uniform", "constant"]))
+    kind = draw(
+        st.sampled_from(["plateaus", "at_tau", "at_peak_tau", "single_pixels", "uniform", "constant"])
+    )
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if kind == "plateaus":
-        return rng.integers(0, draw(st.integers(1, 4)) + 1, (h, w)).astype(np.float32)
+        return rng.integers(0, draw(st.integers(1, 4)) + 1, (h, w)).astype(dtype)
     if kind == "at_tau":
-        m = GRID.astype(np.float32)[rng.integers(0, GRID.size, (h, w))]
+        m = GRID.astype(dtype)[rng.integers(0, GRID.size, (h, w))]
         m.flat[rng.permutation(h * w)[:2]] = [0.0, 1.0][: min(2, h * w)]
         return m
+    if kind == "at_peak_tau":  # m == tau * max(m) exactly, computed as threshold_maps computes the cut
+        peak = dtype(draw(st.floats(0.0625, 100.0, width=32)))
+        m = GRID.astype(dtype)[rng.integers(0, GRID.size, (h, w))] * peak
+        m.flat[rng.integers(0, h * w)] = peak
+        return m.astype(dtype)
+    if kind == "single_pixels":
+        m = np.full((h, w), dtype(draw(st.sampled_from([0.0, -1.0, 0.1]))), dtype=dtype)
+        spots = rng.permutation(h * w)[: draw(st.integers(1, max(1, h * w // 2)))]
+        m.flat[spots] = rng.integers(1, 4, spots.size)
+        return m
     if kind == "uniform":
-        return (rng.random((h, w)) * 4 - 1).astype(np.float32)
-    return np.full((h, w), draw(st.floats(-2, 2, width=32)), dtype=np.float32)
+        return (rng.random((h, w)) * 4 - 1).astype(dtype)
+    return np.full((h, w), draw(st.floats(-2, 2, width=32)), dtype=dtype)
 
 
 @st.composite
@@ -96,14 +109,10 @@ def test_counts_equal_the_per_tau_labelling(
 
 @SETTINGS
 @given(
-    m=maps_2d(),
-    taus=st.one_of(st.just(GRID[::3]), few_thresholds),
-    dtype=st.sampled_from([np.float32, np.float64]),
+    m=st.one_of(maps_2d(dtype=np.float32), maps_2d(dtype=np.float64)),
+    taus=st.one_of(st.just(GRID[::3]), st.just(GRID), few_thresholds),
 )
-def test_boxes_at_thresholds_equal_the_per_tau_labelling(
-    m: np.ndarray, taus: np.ndarray, dtype: type
-) -> None:
-    m = m.astype(dtype)
+def test_boxes_at_thresholds_equal_the_per_tau_labelling(m: np.ndarray, taus: np.ndarray) -> None:
     got = component_boxes_at_thresholds(m, taus)
     for t, tau in enumerate(taus.tolist()):
         want_all = all_component_boxes(torch.from_numpy(m), tau).numpy()
