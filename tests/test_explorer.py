@@ -60,7 +60,14 @@ def shared_app(samples: list[Sample]) -> CAMExplorer:
 def app(shared_app: CAMExplorer) -> CAMExplorer:
     """The shared app, reset to its initial controls (building one per test would cost more than the test)."""
     shared_app.show(
-        filter="all", index=0, tau=0.2, alpha=0.5, cmap="jet", upsample="bilinear", normalised=True
+        filter="all",
+        index=0,
+        tau=0.2,
+        alpha=0.5,
+        cmap="jet",
+        upsample="bilinear",
+        normalised=True,
+        rule="max",
     )
     return shared_app
 
@@ -69,10 +76,10 @@ def _iou_texts(app: CAMExplorer) -> list[str]:
     return re.findall(r"IoU = ([0-9.]+)", app.status.value)
 
 
-def _reference_box(model: torch.nn.Module, image: torch.Tensor, cls: int, tau: float, mode: str, norm: bool):
+def _reference_box(model: torch.nn.Module, image: torch.Tensor, cls: int, tau: float, mode: str, rule: str):
     maps = class_activation_maps(model, image[None], [cls]).maps  # (1, 1, h, w)
     up = upsample(maps, tuple(image.shape[-2:]), mode)[0, 0]  # (H, W)
-    return largest_component_box(normalize(up) if norm else up, tau)
+    return largest_component_box(normalize(up, rule), tau)
 
 
 def test_initial_state(app: CAMExplorer, samples: list[Sample]) -> None:
@@ -86,17 +93,30 @@ def test_initial_state(app: CAMExplorer, samples: list[Sample]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("index", "cls", "tau", "mode", "norm"),
-    [(0, 2, 0.2, "bilinear", True), (5, 4, 0.5, "nearest", True), (7, 0, 0.35, "bicubic", False)],
+    ("index", "cls", "tau", "mode", "norm", "rule"),
+    [
+        (0, 2, 0.2, "bilinear", True, "max"),
+        (5, 4, 0.5, "nearest", True, "minmax"),
+        (7, 0, 0.35, "bicubic", False, "minmax"),
+        (3, 1, 0.3, "bilinear", False, "max"),
+    ],
 )
 def test_boxes_and_iou_match_camlib(
-    app: CAMExplorer, samples: list[Sample], index: int, cls: int, tau: float, mode: str, norm: bool
+    app: CAMExplorer,
+    samples: list[Sample],
+    index: int,
+    cls: int,
+    tau: float,
+    mode: str,
+    norm: bool,
+    rule: str,
 ) -> None:
-    s = app.show(index=index, cls=cls, tau=tau, upsample=mode, normalised=norm)
-    assert (s.index, s.cls, s.tau, s.upsample, s.normalised, s.message) == (index, cls, tau, mode, norm, "")
+    s = app.show(index=index, cls=cls, tau=tau, upsample=mode, normalised=norm, rule=rule)
+    got = (s.index, s.cls, s.tau, s.upsample, s.normalised, s.rule, s.message)
+    assert got == (index, cls, tau, mode, norm, rule, "")
     gt = samples[index].box
     for panel, model in zip(s.panels, app.models.values(), strict=True):
-        ref = _reference_box(model, samples[index].image, cls, tau, mode, norm)
+        ref = _reference_box(model, samples[index].image, cls, tau, mode, rule)  # the display changes no box
         assert panel.box == tuple(ref.tolist())
         assert panel.iou == pytest.approx(float(iou(ref, gt)))
     assert _iou_texts(app) == [f"{p.iou:.3f}" for p in s.panels]
@@ -125,6 +145,8 @@ def test_widgets_drive_the_state(app: CAMExplorer) -> None:
         assert app.image_widget.value != before
     app.map_buttons.value = False
     assert app.state.normalised is False and "raw map" in app.status.value
+    app.rule_buttons.value = "minmax"
+    assert app.state.rule == "minmax" and "m ≥ min + 0.90 (max − min)" in app.status.value
     assert (app.state.alpha, app.state.cmap, app.state.upsample) == (0.9, "gray", "nearest")
 
 
@@ -194,6 +216,7 @@ def test_random_button_is_seeded_and_respects_the_filter(samples: list[Sample]) 
         ({"cmap": "rainbowish"}, {"cmap": "jet"}, "unknown colormap 'rainbowish'"),
         ({"upsample": "area"}, {"upsample": "bilinear"}, "unknown mode 'area'"),
         ({"filter": "sometimes"}, {"filter": "all"}, "unknown filter 'sometimes'"),
+        ({"rule": "median"}, {"rule": "max"}, "unknown box rule 'median'"),
     ],
 )
 def test_out_of_range_values_give_a_message_not_a_traceback(
@@ -226,8 +249,47 @@ def test_raw_maps(app: CAMExplorer, samples: list[Sample]) -> None:
     s = app.show(index=3, cls=1, normalised=False, tau=0.4)
     raw = class_activation_maps(app.models["GAP"], samples[3].image[None], [1]).maps  # (1, 1, h, w)
     up = upsample(raw, 32, "bilinear")[0, 0]
-    assert torch.allclose(app.current_maps()["GAP"], up, atol=1e-5)
-    assert s.pred_box == tuple(largest_component_box(up, 0.4).tolist())
+    assert torch.allclose(
+        app.current_maps()["GAP"], normalize(up, "max"), atol=1e-5
+    )  # what the box thresholds
+    assert s.pred_box == tuple(largest_component_box(up, 0.4).tolist())  # the paper's rule on the raw map
+
+
+def _signed_case(app: CAMExplorer) -> tuple[int, int, torch.Tensor]:
+    """An explored image and class whose upsampled GAP map has a negative minimum (min-max moves the box)."""
+    for i in app.indices:
+        for c in range(app.num_classes):
+            up = upsample(
+                class_activation_maps(app.models["GAP"], app._data.images[i : i + 1], [c]).maps, 32
+            )[0, 0]
+            if up.min() < -0.2 * up.max() < 0:
+                return i, c, up
+    raise AssertionError("no map with a clearly negative minimum among the samples")
+
+
+def test_the_box_rule_control_paper_vs_min_max(app: CAMExplorer, samples: list[Sample]) -> None:
+    """The paper's rule (default) keeps m >= tau * max of the raw map; min-max tau keeps m >= min + tau (max - min),
+    and the status line and snapshot say which: never "tau x max" for a min-max threshold."""
+    assert app.rule_buttons.value == "max" and [v for _, v in app.rule_buttons.options] == ["max", "minmax"]
+    i, c, up = _signed_case(app)
+    paper = app.show(index=i, cls=c, tau=0.2, rule="max")
+    assert paper.panels[0].box == tuple(largest_component_box(up, 0.2).tolist())
+    assert "0.20 × max (the paper's rule)" in app.status.value and "min +" not in app.status.value
+    assert "max-normalised (÷ max)" in app.status.value
+    minmax = app.show(rule="minmax")
+    assert minmax.rule == "minmax"
+    assert minmax.panels[0].box == tuple(largest_component_box(normalize(up, "minmax"), 0.2).tolist())
+    pb, mb = paper.panels[0].box, minmax.panels[0].box
+    assert (pb[2] - pb[0]) * (pb[3] - pb[1]) <= (mb[2] - mb[0]) * (
+        mb[3] - mb[1]
+    )  # a lower threshold, in raw units
+    assert "m ≥ min + 0.20 (max − min)" in app.status.value and "× max" not in app.status.value
+    assert "min–max normalised" in app.status.value
+    fig = app.snapshot()
+    assert "min + τ (max − min)" in fig.get_suptitle() and "× max" not in fig.get_suptitle()
+    assert app.show(rule="median").message.startswith("unknown box rule 'median'")
+    with pytest.raises(ValueError, match="rule must be one of"):
+        CAMExplorer(_net(), samples, rule="median")
 
 
 def test_gradcam_and_saliency_for_models_without_gap(samples: list[Sample]) -> None:
@@ -237,7 +299,7 @@ def test_gradcam_and_saliency_for_models_without_gap(samples: list[Sample]) -> N
     assert [m for m, _ in app.methods.values()] == ["cam", "gradcam", "saliency"]
     x = samples[5].image[None]
     for cls in (2, 4):  # 2: predicted, its maps were computed in batches at build time; 4: on demand
-        s = app.show(index=5, cls=cls, tau=0.3)
+        s = app.show(index=5, cls=cls, tau=0.3, rule="minmax")
         for panel, fn in zip(s.panels[1:], (grad_cam, gradient_saliency), strict=True):
             maps = upsample(fn(fc, x, [cls]).maps, 32, "bilinear")[0, 0]  # saliency is at 32 px already
             assert panel.box == tuple(largest_component_box(normalize(maps), 0.3).tolist())
@@ -279,11 +341,17 @@ def test_bad_construction_names_the_fix(samples: list[Sample]) -> None:
 def test_snapshot_is_a_static_figure(app: CAMExplorer) -> None:
     app.show(index=5, tau=0.4)
     fig = app.snapshot(indices=[0, 5], taus=[0.2, 0.6])
-    assert isinstance(fig, Figure) and len(fig.axes) == 4 * 3
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles[0] == "#0 · true: c" and "IoU = " in titles[1] and "τ=0.60" in titles[4]
-    assert all(ax.get_xlabel() == "x (pixels)" for ax in fig.axes)
-    assert len(app.snapshot().axes) == 3  # defaults: the current view
+    *panels, bar = fig.axes  # 2 images x (the image once + 2 taus x 2 models), then one colour bar
+    assert isinstance(fig, Figure) and len(panels) == 2 * 5
+    titles = [ax.get_title() for ax in panels]
+    assert [t for t in titles if t.startswith("#")] == ["#0 · true: c", "#5 · true: b"]  # no repeated image
+    assert titles[1] == "GAP (cam): map of c\npredicts c ✓ · τ = 0.20 · " + titles[1].split("· ")[-1]
+    assert "IoU 0." in titles[1] or "IoU 1." in titles[1]
+    assert "τ = 0.60" in titles[3] and "GMP (cam)" in titles[4] and "predicts c ✗" in titles[6]  # #5 is a b
+    assert bar.get_ylabel() == "max-normalised (÷ max)"  # the scale of the shown maps
+    app.show(normalised=False)
+    assert "raw map" in app.snapshot().axes[-1].get_ylabel()
+    assert len(app.snapshot().axes) == 3 + 1  # defaults: the current view
     with pytest.raises(ValueError, match="indices must be explored"):
         app.snapshot(indices=[42])
 

@@ -36,11 +36,19 @@ from camlib.cam.methods.layercam import layer_cam
 from camlib.cam.methods.saliency import gradient_saliency
 from camlib.cam.methods.scorecam import score_cam
 from camlib.cam.methods.xgradcam import xgrad_cam
-from camlib.cam.postprocess import NORMALIZATIONS, UPSAMPLE_MODES, normalize, upsample
+from camlib.cam.postprocess import (
+    NORMALIZATION_LABELS,
+    NORMALIZATIONS,
+    UPSAMPLE_MODES,
+    normalization_label,
+    normalize,
+    upsample,
+)
 
 __all__ = [
     "METHODS",
     "NORMALIZATIONS",
+    "NORMALIZATION_LABELS",
     "UPSAMPLE_MODES",
     "CAMHead",
     "CAMOutput",
@@ -64,6 +72,7 @@ __all__ = [
     "hires_cam",
     "layer_cam",
     "method_name",
+    "normalization_label",
     "normalize",
     "resolve_classes",
     "score_cam",

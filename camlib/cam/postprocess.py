@@ -17,6 +17,32 @@ from torch import Tensor
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 NORMALIZATIONS = ("minmax", "max")
 
+#: the one vocabulary, as every figure, box and slider of the course words it (``"raw"``: not normalised)
+NORMALIZATION_LABELS = {
+    "raw": "raw map",
+    "max": "max-normalised (÷ max)",
+    "minmax": "min–max normalised",
+}
+
+
+def normalization_label(how: str, tau: float | None = None) -> str:
+    """How figures name a normalisation, with its box rule at ``tau`` when given.
+
+    >>> normalization_label("max")
+    'max-normalised (÷ max)'
+    >>> normalization_label("minmax", 0.2)
+    'min–max normalised, box: m ≥ min + 0.20 (max − min)'
+    >>> print(normalization_label("max", 0.2))
+    max-normalised (÷ max), box: m ≥ 0.20 × max (the paper's 20% rule)
+    """
+    if how not in NORMALIZATION_LABELS:
+        raise ValueError(f"how must be one of {tuple(NORMALIZATION_LABELS)}, got {how!r}")
+    if tau is None:
+        return NORMALIZATION_LABELS[how]
+    rule = f"m ≥ min + {tau:.2f} (max − min)" if how == "minmax" else f"m ≥ {tau:.2f} × max"
+    paper = " (the paper's 20% rule)" if how != "minmax" and abs(tau - 0.2) < 1e-9 else ""
+    return f"{NORMALIZATION_LABELS[how]}, box: {rule}{paper}"
+
 
 def upsample(maps: Tensor, size: int | tuple[int, int], mode: str = "bilinear") -> Tensor:
     """Resize (B, N, h, w) maps to (B, N, H, W): ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
@@ -35,9 +61,11 @@ def upsample(maps: Tensor, size: int | tuple[int, int], mode: str = "bilinear") 
 
 
 def normalize(maps: Tensor, how: str = "minmax") -> Tensor:
-    """Scale each map to [0, 1] over its last two dims.
+    """Scale each map to [0, 1] over its last two dims (the names of :data:`NORMALIZATION_LABELS`).
 
     ``"minmax"``: (M - min) / (max - min) (Choe et al.). ``"max"``: ReLU(M) / max (the paper's 20%-of-max rule).
+    Thresholding the max-normalised map at τ keeps ``M >= τ max(M)``, the same pixels as the raw map; the
+    min-max normalised map at τ keeps ``M >= min + τ (max - min)``, more pixels when ``min < 0``.
     A constant map (or, for ``"max"``, one with no positive value) becomes all zeros, never NaN.
 
     Raises:

@@ -7,6 +7,7 @@ What lives where:
 - :mod:`camlib.explorer.inputs`: what it accepts (models, methods, images).
 - :mod:`camlib.explorer.views`: the model side without widgets (predictions, cached maps, one view).
 - :mod:`camlib.explorer.render`: pure rendering (map -> panel -> PNG) and the state a view shows.
+- :mod:`camlib.explorer.status`: the box rule and the status line in words.
 - :mod:`camlib.explorer.snapshot`: the static fallback figure.
 """
 

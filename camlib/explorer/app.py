@@ -1,8 +1,9 @@
 """The CAM explorer: an ipywidgets 8 app to play with class activation maps, their boxes and the threshold.
 
 It shows the image with its ground-truth box and, for each model (e.g. GAP and GMP side by side), the map of
-the chosen class over the image with the box of the paper's rule (Zhou et al., CVPR 2016, Sec. 4.1: keep
-``m >= tau * max(m)``, box the largest connected component) and its IoU with the ground truth. Predictions for
+the chosen class over the image with a box and its IoU with the ground truth. The box rule is a control: the
+paper's (Zhou et al., CVPR 2016, Sec. 3.1: keep ``m >= tau * max(m)``, tau = 0.2, box the largest connected
+component; the default) or Choe et al.'s min-max tau (keep ``m >= min + tau * (max - min)``, as MaxBoxAcc does). Predictions for
 all images are computed once, batched, when the app is built; maps are cached; an update is numpy + PIL into one
 PNG shown by an ``ipywidgets.Image`` (no matplotlib figure, so nothing leaks), a few ms at 64 px. Out-of-range
 values are clamped or rejected with a message in the status line, never a traceback. Boxes are XYXY in image
@@ -35,8 +36,9 @@ from torch import nn
 from camlib.data.sample import Sample, SampleDataset
 from camlib.explorer.controls import ExplorerControls
 from camlib.explorer.options import ExplorerOptions
-from camlib.explorer.render import ExplorerState, compose, png_bytes, status_html
+from camlib.explorer.render import ExplorerState, compose, png_bytes
 from camlib.explorer.snapshot import snapshot_figure
+from camlib.explorer.status import status_html
 from camlib.explorer.views import CAMViews
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ class CAMExplorer(ExplorerControls, CAMViews):
     Attributes:
         widget: the top-level ``VBox``; ``image_widget`` (the PNG), ``status`` (HTML status line) and the
             controls ``index_slider``, ``filter_dropdown``, ``random_button``, ``class_dropdown``,
-            ``tau_slider``, ``alpha_slider``, ``cmap_dropdown``, ``upsample_buttons``, ``map_buttons``.
+            ``tau_slider``, ``rule_buttons`` (the box rule), ``alpha_slider``, ``cmap_dropdown``,
+            ``upsample_buttons``, ``map_buttons`` (normalised or raw display).
         state: what is shown (:class:`~camlib.explorer.render.ExplorerState`).
     """
 
@@ -88,6 +91,7 @@ class CAMExplorer(ExplorerControls, CAMViews):
         for w in (
             self.class_dropdown,
             self.tau_slider,
+            self.rule_buttons,
             self.alpha_slider,
             self.cmap_dropdown,
             self.upsample_buttons,
@@ -97,6 +101,7 @@ class CAMExplorer(ExplorerControls, CAMViews):
         rows = [
             [self.index_slider, self.random_button, self.filter_dropdown],
             [self.class_dropdown, self.tau_slider],
+            [self.rule_buttons],
             [self.alpha_slider, self.cmap_dropdown],
             [self.upsample_buttons, self.map_buttons],
         ]
@@ -118,9 +123,10 @@ class CAMExplorer(ExplorerControls, CAMViews):
         return self._state
 
     def current_maps(self) -> dict[str, torch.Tensor]:
-        """``{model name: (H, W) map}`` the shown boxes come from (upsampled; normalised or raw)."""
+        """``{model name: (H, W) map}`` the shown boxes come from: upsampled and normalised by the box rule (max
+        or min-max, so in [0, 1] with max 1: the box keeps ``map >= tau``), whatever the display."""
         s = self.state
-        return {n: self.display_map(n, s.index, s.cls, s.upsample, s.normalised) for n in self.models}
+        return {n: self.display_map(n, s.index, s.cls, s.upsample, True, s.rule) for n in self.models}
 
     # ---- setters: change widgets without redrawing; return warnings ------------------------------------------
     def _set_index(self, index: Any) -> list[str]:
@@ -188,12 +194,14 @@ class CAMExplorer(ExplorerControls, CAMViews):
         cmap: str | None = None,
         upsample: str | None = None,
         normalised: bool | None = None,
+        rule: str | None = None,
         filter: str | None = None,
     ) -> ExplorerState:
         """Set controls from code, redraw once, return the new :attr:`state`.
 
         ``index`` is a dataset index (a new image selects its predicted class unless ``cls`` is given);
-        ``filter`` is ``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``. Out-of-range values are clamped
+        ``filter`` is ``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``; ``rule`` is ``"max"`` (the paper's
+        tau x max) or ``"minmax"`` (Choe et al.'s min-max tau). Out-of-range values are clamped
         or rejected; the reason is in ``state.message`` and in the status line.
         """
         msgs: list[str] = []
@@ -210,6 +218,7 @@ class CAMExplorer(ExplorerControls, CAMViews):
                 (self.cmap_dropdown, cmap, "colormap"),
                 (self.upsample_buttons, upsample, "mode"),
                 (self.map_buttons, normalised, "map scaling"),
+                (self.rule_buttons, rule, "box rule"),
             ]
             msgs += [m for w, v, what in choices if v is not None for m in self._set_choice(w, v, what)]
         self._render("; ".join(msgs))
@@ -264,9 +273,9 @@ class CAMExplorer(ExplorerControls, CAMViews):
     ) -> Figure:
         """The app's views as a matplotlib figure, for front ends without widgets (GitHub, nbval).
 
-        One row per (image, tau): the image with its ground-truth box, then each model's map and box, with the
-        current look (alpha, colormap, upsampling, scaling). Defaults: the current image and tau; ``cls=None``
-        uses each image's predicted class (of the first model).
+        One row per image: the image with its ground-truth box (once), then for each tau each model's map and
+        box, with the current look (alpha, colormap, upsampling, scaling) and box rule. Defaults: the current image
+        and tau; ``cls=None`` uses each image's predicted class (of the first model).
 
         Raises:
             ValueError: an index not explored, a class out of range or a tau outside [0, 1].

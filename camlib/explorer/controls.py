@@ -20,6 +20,13 @@ from camlib.explorer.views import Look
 
 _STYLE = {"description_width": "72px"}
 
+#: the box-rule buttons: the paper's threshold (a fraction of the max) or Choe et al.'s (of the min-max range)
+RULE_LABELS = {"max": "τ × max (paper: 20%)", "minmax": "min–max τ (Choe et al.)"}
+RULE_TOOLTIPS = {
+    "max": "the paper's rule: keep m ≥ τ × max(m), box the largest connected region (Zhou et al. use τ = 0.2)",
+    "minmax": "Choe et al.'s: min-max normalise, keep m ≥ min + τ (max − min) (MaxBoxAcc's convention)",
+}
+
 
 def _unit_slider(value: float, description: str, **kw: Any) -> W.FloatSlider:
     return W.FloatSlider(
@@ -64,6 +71,13 @@ class ExplorerControls:
         self.random_button = W.Button(description="random", icon="random", layout=W.Layout(width="90px"))
         self.class_dropdown = W.Dropdown(description="class", style=_STYLE, layout=W.Layout(width="420px"))
         self.tau_slider = _unit_slider(tau, "τ (box)", layout=W.Layout(width="420px"))
+        self.rule_buttons = W.ToggleButtons(
+            options=[(label, how) for how, label in RULE_LABELS.items()],
+            value=opts.rule,
+            description="box rule",
+            tooltips=[RULE_TOOLTIPS[how] for how in RULE_LABELS],
+            style={**_STYLE, "button_width": "170px"},
+        )
         self.alpha_slider = _unit_slider(alpha, "alpha")
         self.cmap_dropdown = W.Dropdown(options=list(CMAPS), value=cmap, description="colormap", style=_STYLE)
         self.upsample_buttons = W.ToggleButtons(
@@ -74,6 +88,10 @@ class ExplorerControls:
         )
         self.map_buttons = W.ToggleButtons(
             options=[("normalised", True), ("raw", False)],
+            tooltips=[
+                "the map the box rule thresholds, in [0, 1]",
+                "logit units, on the predicted class's scale",
+            ],
             value=bool(normalised),
             description="map",
             style={**_STYLE, "button_width": "100px"},
@@ -114,4 +132,5 @@ class ExplorerControls:
             str(self.cmap_dropdown.value),
             str(self.upsample_buttons.value),
             bool(self.map_buttons.value),
+            str(self.rule_buttons.value),
         )

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from camlib.cam import METHODS, UPSAMPLE_MODES, MapMethod
+from camlib.cam import METHODS, NORMALIZATIONS, UPSAMPLE_MODES, MapMethod
 
 CMAPS = ("jet", "viridis", "inferno", "magma", "turbo", "gray")
 Method = str | MapMethod
@@ -32,11 +32,17 @@ class ExplorerOptions:
         methods: per-model override of ``method``, e.g. ``{"FC": "saliency"}``.
         indices: the dataset indices to explore (default all); their images are held in memory.
         top_k: predictions of the first model listed in the class menu (the true class is always added).
-        tau: the first threshold, a fraction of the map's max, in [0, 1].
+        tau: the first threshold, in [0, 1]; what it is a fraction of depends on ``rule``.
+        rule: the box rule, i.e. the normalisation the box is thresholded on (:data:`camlib.cam.NORMALIZATIONS`):
+            ``"max"`` (default): the paper's rule, keep ``m >= tau * max(m)`` (Zhou et al. use tau = 0.2);
+            ``"minmax"``: Choe et al.'s, keep the min-max normalised map ``>= tau``, i.e.
+            ``m >= min + tau * (max - min)`` (the convention of MaxBoxAcc, notebook 07).
         alpha: overlay opacity, in [0, 1].
         cmap: colormap, one of :data:`CMAPS`.
         upsample: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-        normalised: show (and box) min-max normalised maps (``True``) or raw maps.
+        normalised: show the map the box rule thresholds (``True``: normalised as ``rule`` says, in [0, 1]) or the
+            raw map (``False``; logit units, every class on the scale of the predicted class's peak). The box is
+            the same either way.
         display_size: approximate side of each displayed panel in pixels (images are upscaled nearest).
         seed: seed of the "random" button.
         batch_size: images per forward pass when predicting the whole set.
@@ -51,6 +57,7 @@ class ExplorerOptions:
     indices: Sequence[int] | None = None
     top_k: int = 5
     tau: float = 0.2
+    rule: str = "max"
     alpha: float = 0.5
     cmap: str = "jet"
     upsample: str = "bilinear"
@@ -71,6 +78,11 @@ class ExplorerOptions:
                 raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
         if self.cmap not in CMAPS:
             raise ValueError(f"cmap must be one of {CMAPS}, got {self.cmap!r}")
+        if self.rule not in NORMALIZATIONS:
+            raise ValueError(
+                f"rule must be one of {NORMALIZATIONS} ('max': the paper's tau x max; 'minmax': Choe et al.'s "
+                f"min-max tau), got {self.rule!r}"
+            )
         if self.upsample not in UPSAMPLE_MODES:
             raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
         for name in ("top_k", "display_size", "batch_size"):

@@ -8,7 +8,6 @@ scale ``s`` covers display pixels ``x1*s .. x2*s - 1``.
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,7 +53,9 @@ class ExplorerState:
 
     Attributes:
         index: dataset index of the image; ``label`` its true class; ``cls`` the class whose map is shown.
-        tau: threshold as a fraction of the map's max; ``alpha``, ``cmap``, ``upsample``, ``normalised``: the look.
+        tau: the threshold; ``alpha``, ``cmap``, ``upsample``, ``normalised`` (shown normalised or raw): the look.
+        rule: the box rule: ``"max"`` keeps ``m >= tau * max(m)`` (the paper's), ``"minmax"`` keeps the min-max
+            normalised map ``>= tau`` (Choe et al.'s).
         filter: the image filter (``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``).
         gt_box: the ground-truth box (XYXY, exclusive edges) or ``None``; ``part_box`` the part's box or ``None``.
         panels: one :class:`PanelState` per model, the first model first.
@@ -69,6 +70,7 @@ class ExplorerState:
     cmap: str
     upsample: str
     normalised: bool
+    rule: str
     filter: str
     gt_box: tuple[float, float, float, float] | None
     part_box: tuple[float, float, float, float] | None
@@ -99,42 +101,6 @@ def class_label(class_names: Sequence[str], c: int) -> str:
     return class_names[c] if 0 <= c < len(class_names) else UNLABELLED
 
 
-def status_html(state: ExplorerState, class_names: Sequence[str], position: str = "") -> str:
-    """The explorer's status line: what the learner sees, in words (HTML, IoUs as ``IoU = 0.512``)."""
-
-    def name(c: int) -> str:
-        return class_label(class_names, c)
-
-    labelled = 0 <= state.label < len(class_names)
-    lines = [
-        f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
-        f"map of <b>{name(state.cls)}</b> · τ = {state.tau:.2f}"
-    ]
-    for p in state.panels:
-        ok = "✓ correct" if p.pred == state.label else f"✗ wrong (true: {name(state.label)})"
-        ok = ok if labelled else "(no true class to compare)"
-        txt = f"<b>{p.name}</b> ({p.method}): predicts <b>{name(p.pred)}</b> ({p.prob:.1%}) {ok}"
-        if state.cls != p.pred:
-            txt += f" · gives {name(state.cls)} {p.cls_prob:.1%}"
-        if p.box[2] <= p.box[0]:
-            txt += " · no box (the map has no positive value)"
-        if p.iou is None:
-            txt += " · IoU = n/a (no ground-truth box)"
-        else:
-            verdict = "≥ 0.5: localised" if p.iou >= 0.5 else "< 0.5: not localised"
-            txt += f" · <span class='cam-iou'>IoU = {p.iou:.3f}</span> ({verdict})"
-        lines.append(txt)
-    lines.append(
-        f"<span style='color:#555'>{GT_COLOUR}: ground-truth box · {PRED_COLOUR}: largest connected region where "
-        f"the map ≥ τ × its max · {PART_COLOUR}: the discriminative part · "
-        f"{'min-max normalised' if state.normalised else 'raw'}"
-        " map</span>"
-    )
-    if state.message:
-        lines.append(f"<span style='color:#b45309'>⚠ {html.escape(state.message, quote=False)}</span>")
-    return "<div class='cam-status-text'>" + "<br>".join(lines) + "</div>"
-
-
 @dataclass(frozen=True)
 class DrawBox:
     """A box to draw: XYXY in image pixels (exclusive edges), an RGB colour and a line width in display px."""
@@ -145,19 +111,27 @@ class DrawBox:
 
 
 def display_map(
-    raw: Tensor, size: tuple[int, int], mode: str = "bilinear", normalised: bool = True
+    raw: Tensor,
+    size: tuple[int, int],
+    mode: str = "bilinear",
+    normalised: bool = True,
+    how: str = "minmax",
 ) -> Tensor:
-    """Upsample a raw (h, w) map to the image's (H, W) and, if ``normalised``, min-max it to [0, 1].
+    """Upsample a raw (h, w) map to the image's (H, W) and, if ``normalised``, normalise it (``how``: ``"minmax"``
+    or ``"max"``, :func:`camlib.cam.normalize`).
 
-    The box of the paper's rule (``m >= tau * max(m)``) is computed on the returned map, so the upsampling
-    mode and the normalisation both move it. Raw maps keep their units (logit contributions, may be negative).
+    A box at tau keeps the returned map's pixels ``>= tau * max``: on a max-normalised (or raw) map that is the
+    paper's rule, on a min-max normalised map Choe et al.'s; the upsampling mode moves it too. Raw maps keep
+    their units (logit contributions, may be negative).
 
     >>> import torch
     >>> display_map(torch.tensor([[0.0, 2.0]]), (1, 4), "nearest").tolist()
     [[0.0, 0.0, 1.0, 1.0]]
+    >>> display_map(torch.tensor([[-2.0, 2.0]]), (1, 2), "nearest", how="max").tolist()
+    [[0.0, 1.0]]
     """
     up = upsample(raw[None, None].float(), size, mode)[0, 0]  # (1, 1, h, w) -> (H, W)
-    return normalize(up, "minmax") if normalised else up
+    return normalize(up, how) if normalised else up
 
 
 def heat(map_: Tensor, peak: float | None = None) -> np.ndarray:
@@ -261,7 +235,6 @@ __all__ = [
     "CAM_RGB",
     "ExplorerState",
     "PanelState",
-    "status_html",
     "GT_RGB",
     "PART_RGB",
     "DrawBox",

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from camlib.cam import normalization_label
 from camlib.explorer.render import class_label
+from camlib.explorer.status import rule_text
 from camlib.explorer.views import CAMViews, Look
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR
 
@@ -15,9 +19,12 @@ from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR
 def snapshot_figure(
     views: CAMViews, shown: Sequence[tuple[int, int | None, float]], look: Look, dpi: int = 100
 ) -> Figure:
-    """A figure of ``(index, cls or None = predicted, tau)`` views of ``views``, one row each.
+    """A figure of ``(index, cls or None = predicted, tau)`` views of ``views``: one row per image (and class),
+    the image once, then each tau's panel of each model.
 
-    The figure is a bare :class:`matplotlib.figure.Figure` (not registered with pyplot: nothing leaks).
+    Each model's panel says what it predicts (✓ right, ✗ wrong) and the IoU of its box; one colour bar gives the
+    map's scale (the normalisation of the box rule, or raw). The figure is a bare
+    :class:`matplotlib.figure.Figure` (not registered with pyplot: nothing leaks).
 
     Raises:
         ValueError: an index not explored, a class out of range or a tau outside [0, 1].
@@ -28,27 +35,43 @@ def snapshot_figure(
                 f"bad view (index={i}, cls={c}, tau={t}): indices must be explored (e.g. {views.indices[:3]}), "
                 f"classes in 0..{views.num_classes - 1}, tau in [0, 1]"
             )
-    ncols = 1 + len(views.models)
+    rows: dict[tuple[int, int], list[float]] = {}
+    for i, c, t in shown:  # one row per (image, class), its taus in the order given, each once
+        taus = rows.setdefault((i, views.predicted(i) if c is None else c), [])
+        if float(t) not in taus:
+            taus.append(float(t))
+    names, models = views.class_names, list(views.models)
+    ncols = 1 + len(models) * max(len(t) for t in rows.values())
     h, w = views.image_size
-    fig = Figure(figsize=(2.3 * ncols, 2.5 * len(shown)), dpi=dpi, layout="constrained")
-    axes = fig.subplots(len(shown), ncols, squeeze=False)
-    for r, (i, c, t) in enumerate(shown):
-        cls = views.predicted(i) if c is None else c
-        panels, st = views.view(i, cls, t, look, titles=False)
-        titles = [f"#{i} · true: {class_label(views.class_names, st.label)}"] + [
-            f"{p.name} · {views.class_names[cls]} · τ={t:.2f}\n"
-            + ("IoU n/a" if p.iou is None else f"IoU = {p.iou:.2f}")
-            for p in st.panels
-        ]
-        for ax, panel, title in zip(axes[r], panels, titles, strict=True):
-            ax.imshow(np.asarray(panel), extent=(0, w, h, 0), interpolation="nearest")
-            ax.set_title(title, fontsize=8)
-            ax.set_xlabel("x (pixels)", fontsize=7)
-            ax.set_ylabel("y (pixels)", fontsize=7)
-            ax.tick_params(labelsize=6)
+    fig = Figure(figsize=(2.35 * ncols + 0.9, 2.55 * len(rows) + 0.7), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(rows), ncols, squeeze=False)
+    for r, ((i, cls), taus) in enumerate(rows.items()):
+        for ax in axes[r]:
+            ax.set_axis_off()
+        for k, t in enumerate(taus):
+            panels, st = views.view(i, cls, t, look, titles=False)
+            cells = [(0, panels[0], f"#{i} · true: {class_label(names, st.label)}")] if k == 0 else []
+            for m, (panel, p) in enumerate(zip(panels[1:], st.panels, strict=True)):
+                ok = "" if not 0 <= st.label < len(names) else (" ✓" if p.pred == st.label else " ✗")
+                iou = "IoU n/a" if p.iou is None else f"IoU {p.iou:.2f}"
+                cells.append((1 + k * len(models) + m, panel,
+                              f"{p.name} ({p.method}): map of {names[cls]}\npredicts {names[p.pred]}{ok} · "
+                              f"τ = {t:.2f} · {iou}"))  # fmt: skip
+            for c, panel, title in cells:
+                ax = axes[r][c]
+                ax.set_axis_on()
+                ax.imshow(np.asarray(panel), extent=(0, w, h, 0), interpolation="nearest")
+                ax.set_title(title, fontsize=9)
+                ax.set_xticks([])
+                ax.set_yticks([])
+    _alpha, cmap, _mode, normalised, rule = look
+    scale = (
+        normalization_label(rule) if normalised else "raw map ÷ the predicted class's peak (< 0 shown as 0)"
+    )
+    fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap), ax=axes[:, 1:], shrink=0.6, label=scale)
     fig.suptitle(
-        f"CAM explorer: {GT_COLOUR} = ground truth, {PRED_COLOUR} = box of the paper's rule at τ, "
+        f"CAM explorer: {GT_COLOUR} = ground truth, {PRED_COLOUR} = largest region where {rule_text(rule)}, "
         f"{PART_COLOUR} = the part",
-        fontsize=9,
+        fontsize=10,
     )
     return fig

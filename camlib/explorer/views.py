@@ -2,7 +2,8 @@
 
 :class:`CAMViews` predicts every explored image once (batched) when built, caches raw maps per
 (model, image, class) and composes a view (the image with its ground-truth box, then each model's map with the
-box of the paper's rule, :func:`camlib.boxes.largest_component_box`) with :mod:`camlib.explorer.render`.
+box of the chosen rule: the paper's ``m >= tau * max(m)`` or Choe et al.'s min-max tau, then
+:func:`camlib.boxes.largest_component_box`) with :mod:`camlib.explorer.render`.
 :class:`camlib.explorer.CAMExplorer` adds the widgets. Boxes are XYXY in image pixels, exclusive right/bottom
 edges (pixels 0..9 -> ``(0, 0, 10, 10)``).
 """
@@ -44,7 +45,8 @@ from camlib.explorer.render import (
     titled,
 )
 
-Look = tuple[float, str, str, bool]  # (alpha, cmap, upsample mode, normalised)
+#: (alpha, cmap, upsample mode, normalised, box rule "max" | "minmax")
+Look = tuple[float, str, str, bool, str]
 _PRECOMPUTE_MAX = 4096  # up to this many images, non-CAM maps of the predicted class are computed up front
 
 
@@ -168,11 +170,14 @@ class CAMViews:
         self._cache.move_to_end(key)
         return self._cache[key]
 
-    def display_map(self, name: str, index: int, cls: int, mode: str, normalised: bool) -> Tensor:
-        """The (H, W) map the box is computed from: upsampled with ``mode``, min-max normalised or raw."""
-        key = ("map", name, index, cls, mode, normalised)
+    def display_map(
+        self, name: str, index: int, cls: int, mode: str, normalised: bool, rule: str = "minmax"
+    ) -> Tensor:
+        """The (H, W) map upsampled with ``mode``: normalised as ``rule`` says (``"max"`` or ``"minmax"``, the
+        map the box thresholds at tau) or raw."""
+        key = ("map", name, index, cls, mode, normalised, rule if normalised else None)
         return self._cached(
-            key, lambda: display_map(self.raw_map(name, index, cls), self.image_size, mode, normalised)
+            key, lambda: display_map(self.raw_map(name, index, cls), self.image_size, mode, normalised, rule)
         )
 
     @property
@@ -214,7 +219,7 @@ class CAMViews:
         self, index: int, cls: int, tau: float, look: Look, filter: str = "all", titles: bool = True
     ) -> tuple[list[Image.Image], ExplorerState]:
         """The panels (image + each model) and the state of one view; ``index`` must be an explored index."""
-        alpha, cmap, mode, normalised = look
+        alpha, cmap, mode, normalised, rule = look
         row, sc, d = self._row[index], self.display_scale, self._data
         label = int(d.labels[row])
         gt = box_tuple(d.boxes[row]) if d.boxes is not None else None
@@ -225,12 +230,13 @@ class CAMViews:
         panels = [titled(img, f"#{index} true: {class_label(self.class_names, label)}") if titles else img]
         states = []
         for name, probs in self.probs.items():
-            m = self.display_map(name, index, cls, mode, normalised)
-            box_t = largest_component_box(m, tau)  # (4,) the paper's rule
+            ruled = self.display_map(name, index, cls, mode, True, rule)  # (H, W) in [0, 1], max 1
+            box_t = largest_component_box(ruled, tau)  # (4,) largest region of ruled >= tau
+            m = ruled if normalised else self.display_map(name, index, cls, mode, False)
             pred = int(probs[row].argmax())
             # raw maps share one scale per image: the peak of the predicted class's map
             peak = None if normalised else float(self.display_map(name, index, pred, mode, False).max())
-            key = ("panel", name, row, cls, mode, normalised, alpha, cmap)
+            key = ("panel", name, row, cls, mode, normalised, rule if normalised else None, alpha, cmap)
             base = self._cached(key, partial(base_panel, d.images[row], heat(m, peak), alpha, cmap, sc))
             box = box_tuple(box_t) or (0.0, 0.0, 0.0, 0.0)
             gt_marks = [x for x in marks if x.color == GT_RGB]
@@ -240,7 +246,7 @@ class CAMViews:
             iou_v = None if d.boxes is None else float(box_iou(box_t, d.boxes[row]))
             cls_p, pred_p = float(probs[row, cls]), float(probs[row, pred])
             states.append(PanelState(name, method, pred, pred_p, cls_p, box, iou_v))
-        look_s = (float(alpha), str(cmap), str(mode), bool(normalised))
+        look_s = (float(alpha), str(cmap), str(mode), bool(normalised), str(rule))
         return panels, ExplorerState(index, label, cls, float(tau), *look_s, filter, gt, part, tuple(states))
 
 
