@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+DOCTOR := $(VENV)/.doctor-ready
 PORT   ?= 8888
+LAB_ARGS ?=
 export CAMLIB_PROFILE ?= fast
 
 .PHONY: install lab test lint typecheck unit course-check notebooks bench clean
@@ -14,11 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install camlib with its dev tools
+install: $(STAMP) ## create .venv, install camlib with its dev tools, end with the doctor's verdict
+	@$(BIN)/python -m camlib doctor --brief && touch $(DOCTOR)
 
-lab: $(STAMP) ## open JupyterLab on notebooks/ (127.0.0.1 only; the URL with its token is printed)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+# make lab's first run (and the first after an install) checks the machine; later runs start at once.
+$(DOCTOR): $(STAMP)
+	@$(BIN)/python -m camlib doctor --brief && touch $@ \
+		|| echo "JupyterLab starts anyway; the course will not run until the errors above are fixed."
+
+lab: $(DOCTOR) ## JupyterLab with the course's settings (.jupyter-course/), on notebook 00: prints one URL (127.0.0.1, token)
+	@echo "Starting JupyterLab on notebooks/00_start_here.ipynb: open the URL below (Ctrl-C twice stops it)."
+	@$(BIN)/jupyter lab --config=.jupyter-course/jupyter_lab_config.py --ServerApp.port=$(PORT) \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check camlib tests benchmarks scripts notebooks

@@ -224,3 +224,22 @@ def test_cli_exit_code_and_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
         {"name": "a", "ok": True, "level": "info", "detail": "fine", "fix": ""},
         {"name": "b", "ok": False, "level": "error", "detail": "broken", "fix": "fix it"},
     ]
+
+
+def test_brief_is_the_verdict_then_only_the_problems(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fine = Diagnosis("a", True, "info", "fine")
+    warn = Diagnosis("w", False, "warning", "meh", "do this")
+    bad = Diagnosis("b", False, "error", "broken", "fix it")
+    monkeypatch.setattr(doctor, "DIAGNOSES", (lambda: fine, lambda: fine))
+    assert main(["doctor", "--brief"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "camlib doctor: READY (2 checks passed, 0 warnings; details: python -m camlib doctor)"
+    ]
+    monkeypatch.setattr(doctor, "DIAGNOSES", (lambda: fine, lambda: warn, lambda: bad))
+    assert main(["doctor", "--brief"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("camlib doctor: NOT READY: 1 error (1 check passed, 1 warning; details:")
+    assert len(lines) == 5 and "fine" not in "\n".join(lines)  # the two problems, each with its fix
+    assert "broken" in lines[3] and "fix: fix it" in lines[4] and "fix: do this" in lines[2]

@@ -92,6 +92,26 @@ def format_report(results: Sequence[Diagnosis], encoding: str | None = None) -> 
     return "\n".join(lines)
 
 
+def format_brief(results: Sequence[Diagnosis], encoding: str | None = None) -> str:
+    """The verdict in a few lines (``doctor --brief``, the end of ``make install``): only problems are listed.
+
+    >>> print(format_brief([Diagnosis("python", True, "info", "Python 3.11.7")], encoding="ascii"))
+    camlib doctor: READY (1 check passed, 0 warnings; details: python -m camlib doctor)
+    """
+    problems = [r for r in results if not r.ok]
+    if problems:
+        full = format_report(problems, encoding).split("\n")
+        lines = full[1:-1]  # the problems' lines and fixes, without the header
+        verdict = full[-1]
+    else:
+        lines, verdict = [], "READY"
+    passed = len(results) - len(problems)
+    warnings = sum(r.level == "warning" for r in problems)
+    tail = f"{passed} check{'s' * (passed != 1)} passed, {warnings} warning{'s' * (warnings != 1)}"
+    head = verdict.split(" (")[0] if problems else verdict
+    return "\n".join([f"camlib doctor: {head} ({tail}; details: python -m camlib doctor)", *lines])
+
+
 def report(checks: Sequence[Callable[[], Diagnosis]] = DIAGNOSES) -> list[Diagnosis]:
     """Run the checks and print the table (for notebook 00)."""
     results = run_diagnoses(checks)
@@ -101,7 +121,10 @@ def report(checks: Sequence[Callable[[], Diagnosis]] = DIAGNOSES) -> list[Diagno
 
 def _cli(args: argparse.Namespace) -> int:
     results = run_diagnoses(DIAGNOSES)  # looked up now, so tests can swap the list
-    print(json.dumps([asdict(r) for r in results], indent=2) if args.json else format_report(results))
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        print(format_brief(results) if args.brief else format_report(results))
     return exit_code(results)
 
 
@@ -109,6 +132,7 @@ def add_cli(subparsers: Any) -> None:
     """Register ``doctor`` with the course CLI."""
     p = subparsers.add_parser("doctor", help="check this machine for the course; each problem with its fix")
     p.add_argument("--json", action="store_true", help="print the results as a JSON list")
+    p.add_argument("--brief", action="store_true", help="the verdict in one line, then only the problems")
     p.set_defaults(func=_cli)
 
 
@@ -116,5 +140,5 @@ __all__ = [
     "Diagnosis", "DIAGNOSES", "TORCH_FIX", "WIDGETS_EXT", "WIDGET_PAIRS", "add_cli", "diagnose_accelerator",
     "diagnose_checkpoints", "diagnose_data_writable", "diagnose_datasets", "diagnose_jupyterlab", "diagnose_profile",
     "diagnose_python", "diagnose_torch", "diagnose_widgets", "diagnose_workers", "detect_accelerator", "disabled_labextensions",
-    "exit_code", "expected_torchvision", "find_labextension", "format_report", "report", "run_diagnoses", "sha256_file",
+    "exit_code", "expected_torchvision", "find_labextension", "format_brief", "format_report", "report", "run_diagnoses", "sha256_file",
 ]  # fmt: skip

@@ -1,0 +1,24 @@
+"""The course's JupyterLab: what ``make lab`` starts (``jupyter lab --config=.jupyter-course/jupyter_lab_config.py``).
+
+Everything here applies to this server only: the learner's own Jupyter configuration and JupyterLab settings are
+neither read instead nor written. JupyterLab's settings *defaults* for the course are in ``lab-settings/overrides.json``
+(no news or update pop-up); a setting the learner changes in JupyterLab still wins and is saved where JupyterLab
+always saves it.
+
+- bound to 127.0.0.1 only, with a random token (Jupyter's default), no browser started (the URL is printed);
+- serves ``notebooks/`` and opens ``00_start_here.ipynb``: the printed URL points at it;
+- logs warnings and errors only, so that the URL is not lost among start-up messages
+  (``make lab LAB_ARGS=--log-level=INFO`` shows everything).
+"""
+
+from pathlib import Path
+
+c = get_config()  # noqa: F821 (traitlets defines get_config in a config file)
+HERE = Path(__file__).resolve().parent
+
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.open_browser = False
+c.ServerApp.root_dir = str(HERE.parent / "notebooks")
+c.ServerApp.log_level = "WARN"
+c.LabApp.default_url = "/lab/tree/00_start_here.ipynb"
+c.LabApp.app_settings_dir = str(HERE / "lab-settings")
