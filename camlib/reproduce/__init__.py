@@ -9,17 +9,20 @@ threshold: the paper says 20% of the max, the released code used other levels, M
 Models come from the shipped checkpoints (``camlib.zoo``) or are trained (``--train``).
 
 What lives where: :mod:`~camlib.reproduce.compare` (the rows, the models, :func:`run`),
-:mod:`~camlib.reproduce.report` (the tables, the JSON and the figure), :mod:`~camlib.reproduce.cli` (the command).
+:mod:`~camlib.reproduce.report` (the tables, the JSON and the figure), :mod:`~camlib.reproduce.cli` (the command), :mod:`~camlib.reproduce.real` (``--dataset cub|pets``: a pretrained
+backbone fine-tuned on real photos, :func:`run_real`).
 """
 
 from camlib.localization import CENTER
 from camlib.reproduce.cli import REPORTS_DIR, add_cli, main
 from camlib.reproduce.compare import ROWS, SIZE_FLAGS, Comparison, Row, recipe, run, selection_record
+from camlib.reproduce.real import PUBLISHED_MAXBOXACCV2, run_real
 from camlib.reproduce.report import COLUMNS, markdown_table, selection_table, threshold_table, write
 
 __all__ = [
     "CENTER",
     "COLUMNS",
+    "PUBLISHED_MAXBOXACCV2",
     "REPORTS_DIR",
     "ROWS",
     "SIZE_FLAGS",
@@ -30,6 +33,7 @@ __all__ = [
     "markdown_table",
     "recipe",
     "run",
+    "run_real",
     "selection_record",
     "selection_table",
     "threshold_table",

@@ -12,6 +12,7 @@ from camlib.cam import METHODS
 from camlib.files import REPO_ROOT, check_destination
 from camlib.profile import device_name, get_profile, non_negative_int, positive_int
 from camlib.reproduce.compare import ROWS, run
+from camlib.reproduce.real import DATASETS, add_options, main_real
 from camlib.reproduce.report import SUFFIXES, write
 
 REPORTS_DIR = REPO_ROOT / "reports"
@@ -60,11 +61,18 @@ def add_cli(subparsers: Any) -> None:
         "--out", type=Path, default=None, help="folder for the markdown, JSON and figure (default: reports/)"
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+    p.add_argument(
+        "--dataset", choices=("shapes", *DATASETS), default="shapes",
+        help="shapes: the embedded comparison; cub, pets: CAM on real photos, a fine-tuned pretrained backbone",
+    )  # fmt: skip
+    add_options(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``python -m camlib reproduce``."""
+    if args.dataset != "shapes":
+        return main_real(args, REPORTS_DIR)
     profile = args.profile or get_profile().name
     out = args.out or REPORTS_DIR
     for suffix in SUFFIXES:  # a report is regenerated (replaced), but a bad --out fails before any work
