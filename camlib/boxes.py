@@ -1,6 +1,6 @@
 """Map -> mask -> boxes: the paper's rule and the all-components rule of MaxBoxAccV2.
 
-Zhou et al. (CVPR 2016, Sec. 4.1): "we segment the regions of which the value is above 20% of the max value of
+Zhou et al. (CVPR 2016, Sec. 3.1): "we segment the regions of which the value is above 20% of the max value of
 the CAM. Then we take the bounding box that covers the largest connected component in the segmentation map."
 Choe et al. (CVPR 2020) keep the box of *every* connected component instead (MaxBoxAccV2).
 

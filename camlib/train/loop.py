@@ -153,7 +153,7 @@ def fit(
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``None`` for :func:`select_device`.
         seed: seeds the shuffling, dropout and everything :func:`seed_everything` seeds.
         amp: autocast (bf16, else fp16 with a gradient scaler); ``None`` = on for CUDA only.
-        channels_last: NHWC memory format; ``None`` = on for CUDA and CPU (~10% faster on a 2-core CPU).
+        channels_last: NHWC memory format; ``None`` = on for CUDA and CPU (the gain on a CPU depends on the machine).
         progress: show ``tqdm.auto`` progress bars (rank 0 only).
         schedule: ``"cosine"`` (warm-up then cosine decay, see :func:`lr_factor`) or ``"constant"``.
         warmup_frac: fraction of the steps spent warming up.
