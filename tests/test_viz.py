@@ -139,5 +139,38 @@ def test_plot_box_acc_curves() -> None:
     res_v1 = SimpleNamespace(**vars(res), box_acc_largest=np.ones((3, 11)) * 40)
     fig = plot_box_acc_curves({"GAP": res_v1, "GMP": res})
     assert len(fig.axes) == 3 and all(len(ax.lines) == 3 for ax in fig.axes)
-    assert fig.axes[1].get_title() == "IoU >= 0.5" and "BoxAcc" in fig.axes[0].get_ylabel()
+    assert fig.axes[1].get_title() == "IoU ≥ 0.5" and "BoxAcc" in fig.axes[0].get_ylabel()
+    assert "min–max normalised" in fig.get_supxlabel()  # one shared x label, naming the normalisation
+    solid, dashed = fig.axes[0].lines[:2]  # every component's box, then the largest component's, drawn on top
+    assert dashed.get_zorder() > solid.get_zorder() and dashed.get_linestyle() != solid.get_linestyle()
+    assert solid.get_linewidth() > dashed.get_linewidth()  # the dashed curve stays visible on the solid one
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts.count("GAP") == 1 and texts.count("GMP") == 1  # each method once, each line style once
+    assert "every component (MaxBoxAccV2)" in texts and "largest component (paper)" in texts
     assert renders(fig)
+
+
+def test_box_patch_is_outlined_so_it_shows_on_bright_maps() -> None:
+    r = box_patch([0, 0, 4, 4], "white")
+    (stroke,) = r.get_path_effects()
+    assert stroke._gc["foreground"] == "black"  # a dark rim around the white line
+    assert box_patch([0, 0, 4, 4], outline=False).get_path_effects() == []
+
+
+def test_prediction_titles_mark_right_and_wrong() -> None:
+    from camlib.viz import prediction_titles
+
+    names = ["fish", "shark"]
+    assert prediction_titles(torch.tensor([1, 0]), torch.tensor([1, 1]), names) == [
+        "shark ✓",
+        "fish ✗ (true: shark)",
+    ]
+    assert prediction_titles([0], [-1], names) == ["fish"]  # an unlabelled image gets no mark
+    with pytest.raises(ValueError, match="one of each per image"):
+        prediction_titles([0, 1], [0], names)
+
+
+def test_show_cams_colour_bar_names_the_normalisation() -> None:
+    fig = show_cams(torch.rand(2, 3, 8, 8), torch.rand(2, 8, 8), value_label="max-normalised (÷ max)")
+    assert len(fig.axes) == 3 and fig.axes[-1].get_ylabel() == "max-normalised (÷ max)"
+    assert len(show_cams(torch.rand(2, 3, 8, 8), torch.rand(2, 8, 8)).axes) == 2  # no bar unless asked

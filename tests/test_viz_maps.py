@@ -39,6 +39,18 @@ def test_overlay_grid_layout_titles_and_boxes() -> None:
     assert (r.get_x(), r.get_width()) == (-0.5, 10.0)
 
 
+def test_notes_and_one_colour_bar_name_what_the_maps_are() -> None:
+    images, maps = torch.rand(2, 3, 16, 16), torch.rand(2, 2, 16, 16)
+    notes = [["fish ✓", None], ["shark ✗ (true: fish)", "shark ✗ (true: fish)"]]
+    fig = show_map_grid(images, maps, ["GAP", "GMP"], notes=notes, value_label="max-normalised (÷ max)")
+    *panels, bar = fig.axes
+    assert len(panels) == 2 * 3 and bar.get_ylabel() == "max-normalised (÷ max)"
+    assert [ax.get_xlabel() for ax in panels] == ["", "fish ✓", "", "", *notes[1]]
+    mapped = show_map_grid(images, maps, ["GAP", "GMP"], mode="map", value_label="raw map")
+    labels = [ax.get_ylabel() for ax in mapped.axes]
+    assert labels.count("raw map") == 2  # the last column's colour bars, one per row
+
+
 def test_map_mode_mixed_sizes_share_pixel_axes_with_colour_bars() -> None:
     images = torch.rand(1, 3, 64, 64)
     cells = [[torch.randn(16, 16), torch.randn(64, 64)]]
@@ -58,6 +70,7 @@ def test_map_mode_mixed_sizes_share_pixel_axes_with_colour_bars() -> None:
         ({"row_titles": ["x"]}, "row titles"),
         ({"mode": "heat"}, "mode must be"),
         ({"pred_boxes": [[None]]}, "pred_boxes must be"),
+        ({"notes": [["a", "b"]]}, "notes must be"),
     ],
 )
 def test_bad_input_is_named(kwargs: dict[str, Any], match: str) -> None:
@@ -96,9 +109,23 @@ def test_box_acc_taus_draws_one_line_per_tau_per_panel() -> None:
         data = [np.asarray(ln.get_xdata(), dtype=float) for ln in ax.lines]
         xs = sorted(float(d[0]) for d in data if np.unique(d).size == 1)
         assert xs == pytest.approx([20 / 255, 0.2])
-    assert [t.get_text() for t in fig.legends[-1].get_texts()] == ["paper", "code"]
-    assert panels[0].get_legend() is None  # the curves' legend sits outside the panels
-    assert "toy (all components)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[-2:] == ["τ: paper", "τ: code"]
+    assert panels[0].get_legend() is None  # the legend sits outside the panels
+    assert any(t.startswith("toy (MaxBoxAccV2 ") for t in texts)
+    styles = {
+        (str(ln.get_color()), str(ln.get_linestyle()))
+        for ln in panels[0].lines
+        if np.unique(ln.get_xdata()).size == 1
+    }
+    assert len(styles) == 2  # every marked tau can be told from the others
+
+
+def test_box_acc_taus_refuses_more_taus_than_it_can_tell_apart() -> None:
+    from camlib.viz.maps import plot_box_acc_taus
+
+    with pytest.raises(ValueError, match="at most 5"):
+        plot_box_acc_taus({"toy": _box_acc_result()}, {f"t{k}": k / 10 for k in range(6)})
 
 
 def test_box_acc_taus_rejects_tau_outside_unit_interval() -> None:

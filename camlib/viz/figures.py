@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, patheffects
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -28,15 +30,25 @@ ArrayLike = Tensor | np.ndarray
 
 
 def box_patch(
-    box: Sequence[float] | ArrayLike, colour: str = GT_COLOUR, lw: float = 1.5, **kw: Any
+    box: Sequence[float] | ArrayLike,
+    colour: str = GT_COLOUR,
+    lw: float = 1.5,
+    *,
+    outline: bool = True,
+    **kw: Any,
 ) -> Rectangle:
     """A matplotlib rectangle outlining the pixels of an exclusive-edge XYXY box.
+
+    With ``outline`` (default) the line gets a thin black rim, so a white or lime box stays visible on a
+    bright map or image; ``path_effects=`` in ``kw`` replaces it.
 
     >>> r = box_patch([0, 0, 10, 5])
     >>> r.get_xy(), r.get_width(), r.get_height()
     ((-0.5, -0.5), 10.0, 5.0)
     """
     x1, y1, x2, y2 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+    if outline and "path_effects" not in kw:
+        kw["path_effects"] = [patheffects.withStroke(linewidth=lw + 1.6, foreground="black")]
     return Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=lw, **kw)
 
 
@@ -168,6 +180,7 @@ def show_cams(
     cmap: str = "jet",
     title: str = "Class activation maps",
     size: float = 1.8,
+    value_label: str | None = None,
 ) -> Figure:
     """A grid of CAM overlays with ground-truth (green) and predicted (white) boxes.
 
@@ -176,7 +189,9 @@ def show_cams(
         maps: (B, H, W) (or (B, 1, H, W)) maps normalised to [0, 1] at the image size.
         boxes: optional (B, 4) ground-truth boxes, XYXY exclusive; NaN rows are skipped.
         pred_boxes: optional (B, 4) or a length-B list of (k, 4) predicted boxes.
-        titles: one title per image.
+        titles: one title per image (e.g. :func:`camlib.viz.prediction_titles`: the predicted class, ✓ / ✗).
+        value_label: when given, one colour bar for the maps' [0, 1] scale with this label, e.g.
+            ``camlib.cam.normalization_label("minmax")``.
     """
     b = len(images)
     if len(maps) != b:
@@ -202,6 +217,10 @@ def show_cams(
         handles.append(Line2D([], [], color="grey", lw=2, ls="--", label="predicted (white)"))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    if value_label is not None:
+        fig.colorbar(
+            ScalarMappable(Normalize(0.0, 1.0), cmap), ax=axes, shrink=0.8, pad=0.01, label=value_label
+        )
     return fig
 
 
@@ -249,38 +268,4 @@ def plot_history(history: Sequence[Any], title: str = "Learning curves") -> Figu
     return fig
 
 
-def plot_box_acc_curves(
-    results: Mapping[str, Any], title: str = "BoxAcc against the CAM threshold"
-) -> Figure:
-    """BoxAcc(tau, delta) curves, one panel per IoU threshold delta, one colour per model.
-
-    Args:
-        results: label -> a ``camlib.metrics.BoxAccResult`` (or any object with ``iou_thresholds`` (D,),
-            ``thresholds`` (T,), ``box_acc`` (D, T) and optionally ``box_acc_largest`` (D, T), in %).
-            Solid lines: every component's box (MaxBoxAccV2); dashed: the largest component only.
-    """
-    if not results:
-        raise ValueError("results is empty: pass {label: BoxAccResult}")
-    deltas = list(next(iter(results.values())).iou_thresholds)
-    fig = Figure(figsize=(3.6 * len(deltas), 3.4), layout="constrained")
-    axes = [fig.add_subplot(1, len(deltas), j + 1) for j in range(len(deltas))]
-    for k, (label, res) in enumerate(results.items()):
-        taus = np.asarray(res.thresholds, dtype=np.float64)
-        for j, ax in enumerate(axes):
-            c = f"C{k % 10}"  # the default colour cycle
-            ax.plot(taus, np.asarray(res.box_acc)[j], color=c, label=f"{label} (all components)")
-            largest = getattr(res, "box_acc_largest", None)
-            if largest is not None:
-                ax.plot(taus, np.asarray(largest)[j], color=c, ls="--", label=f"{label} (largest)")
-    for j, ax in enumerate(axes):
-        ax.set_title(f"IoU >= {deltas[j]:g}")
-        ax.set_xlabel("CAM threshold τ (min-max normalised map)")
-        ax.set_ylabel("BoxAcc (%)")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(title)
-    return fig
-
-
-__all__ = ["box_patch", "overlay", "plot_box_acc_curves", "plot_history", "show_cams", "show_samples"]
+__all__ = ["box_patch", "overlay", "plot_history", "show_cams", "show_samples"]

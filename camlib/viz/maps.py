@@ -6,22 +6,24 @@ are torchvision XYXY in image pixels with exclusive right/bottom edges: pixels 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import Tensor
 
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR
+from camlib.viz.curves import plot_box_acc_taus
 from camlib.viz.figures import (
     ArrayLike,
     box_patch,
     boxes_of,
     image_hwc,
     overlay,
-    plot_box_acc_curves,
 )
 
 
@@ -44,6 +46,8 @@ def show_map_grid(
     cmap: str | None = None,
     alpha: float = 0.5,
     size: float = 1.9,
+    notes: Sequence[Sequence[str | None]] | None = None,
+    value_label: str | None = None,
 ) -> Figure:
     """Rows of images, columns of maps: overlays (maps in [0, 1]) or the maps alone with colour bars.
 
@@ -65,6 +69,10 @@ def show_map_grid(
         cmap: colormap (default ``"jet"`` for overlays, ``"viridis"`` for maps).
         alpha: weight of the coloured map in an overlay.
         size: inches per panel.
+        notes: optional R x K nested sequence of texts written under each map (``None`` cells allowed), e.g.
+            the predicted class with ✓ / ✗ (:func:`camlib.viz.verdict`).
+        value_label: what the maps' values are, e.g. ``camlib.cam.normalization_label("max")``. Overlays: one
+            colour bar of the [0, 1] scale with this label; ``mode="map"``: the label of the last column's bars.
 
     Raises:
         ValueError: when the numbers of images, maps and titles disagree, or ``mode`` is unknown.
@@ -81,8 +89,9 @@ def show_map_grid(
         raise ValueError(f"every row needs {cols} maps (one per column title), got {[len(r) for r in grid]}")
     if row_titles is not None and len(row_titles) != rows:
         raise ValueError(f"got {len(row_titles)} row titles for {rows} rows")
-    if pred_boxes is not None and (len(pred_boxes) != rows or any(len(p) != cols for p in pred_boxes)):
-        raise ValueError(f"pred_boxes must be a {rows} x {cols} nested sequence (None cells allowed)")
+    for what, nested in (("pred_boxes", pred_boxes), ("notes", notes)):
+        if nested is not None and (len(nested) != rows or any(len(p) != cols for p in nested)):
+            raise ValueError(f"{what} must be a {rows} x {cols} nested sequence (None cells allowed)")
     cmap = cmap or ("jet" if mode == "overlay" else "viridis")
     first = int(show_image)
     ncols = cols + first
@@ -91,9 +100,10 @@ def show_map_grid(
     for r, img in enumerate(imgs):
         h, w = img.shape[:2]
         extent = (-0.5, w - 0.5, h - 0.5, -0.5)  # pixel-centred, like imshow of the image
-        panels: list[tuple[Any, str, Any]] = [(None, "image", None)] if show_image else []
-        panels += [(grid[r][k], col_titles[k], pred_boxes[r][k] if pred_boxes else None) for k in range(cols)]
-        for c, (m, name, preds) in enumerate(panels):
+        panels: list[tuple[Any, str, Any, str | None]] = [(None, "image", None, None)] if show_image else []
+        panels += [(grid[r][k], col_titles[k], pred_boxes[r][k] if pred_boxes else None,
+                    notes[r][k] if notes else None) for k in range(cols)]  # fmt: skip
+        for c, (m, name, preds, note) in enumerate(panels):
             ax = fig.add_subplot(rows, ncols, r * ncols + c + 1)
             if m is None:
                 ax.imshow(img)
@@ -101,7 +111,9 @@ def show_map_grid(
                 ax.imshow(overlay(img, m, alpha=alpha, cmap=cmap))
             else:
                 im = ax.imshow(np.squeeze(_np(m)), cmap=cmap, extent=extent, interpolation="nearest")
-                fig.colorbar(im, ax=ax, shrink=0.75)
+                bar = fig.colorbar(im, ax=ax, shrink=0.75)
+                if value_label is not None and c == len(panels) - 1:
+                    bar.set_label(value_label, fontsize=9)
             for box in boxes_of(boxes, r):
                 ax.add_patch(box_patch(box, GT_COLOUR))
             for box in boxes_of(part_boxes, r):
@@ -114,59 +126,25 @@ def show_map_grid(
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(name, fontsize=9)
+                ax.set_title(name, fontsize=10)
+            if note:
+                ax.set_xlabel(note, fontsize=9)
             if c == 0 and row_titles is not None:
-                ax.set_ylabel(row_titles[r], fontsize=9)
+                ax.set_ylabel(row_titles[r], fontsize=10)
     handles = []
     if boxes is not None:
         handles.append(Line2D([], [], color=GT_COLOUR, lw=2, label="object box (ground truth)"))
     if part_boxes is not None:
         handles.append(Line2D([], [], color=PART_COLOUR, lw=2, label="part box (ground truth)"))
     if pred_boxes is not None:
-        handles.append(Line2D([], [], color="grey", lw=2, ls="--", label="box from the map (white)"))
+        handles.append(Line2D([], [], color="grey", lw=2, ls="--", label="box from the map (white, dashed)"))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8)
-    fig.suptitle(title)
-    return fig
-
-
-def plot_box_acc_taus(
-    results: Mapping[str, Any],
-    taus: Mapping[str, float],
-    title: str = "BoxAcc against the CAM threshold",
-) -> Figure:
-    """:func:`camlib.viz.plot_box_acc_curves` with vertical lines at named thresholds.
-
-    Args:
-        results: label -> ``camlib.metrics.BoxAccResult`` (see :func:`camlib.viz.plot_box_acc_curves`).
-        taus: line label -> tau in [0, 1], e.g. ``{"paper: 0.2": 0.2, "released code: 20/255": 20 / 255}``;
-            each gets a grey line style, listed in a legend below the panels (the curves' legend goes to the
-            right of the panels).
-        title: figure title.
-
-    Raises:
-        ValueError: when a tau is outside [0, 1].
-    """
-    bad = {k: v for k, v in taus.items() if not 0.0 <= float(v) <= 1.0}
-    if bad:
-        raise ValueError(f"taus are fractions of the max and must be in [0, 1], got {bad}")
-    fig = plot_box_acc_curves(results, title=title)
-    styles = (":", "-.", (0, (5, 2)), (0, (1, 3)), (0, (3, 1, 1, 1)))
-    panels = [ax for ax in fig.axes if ax.get_xlabel()]
-    legend = panels[0].get_legend()
-    if legend is not None:  # the curves' legend moves beside the panels, where it hides no curve
-        legend.remove()
-        fig.legend(
-            *panels[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
+    if value_label is not None and mode == "overlay":
+        fig.colorbar(
+            ScalarMappable(Normalize(0.0, 1.0), cmap), ax=fig.axes, shrink=0.8, pad=0.01, label=value_label
         )
-    handles = []
-    for k, (label, tau) in enumerate(taus.items()):
-        ls = styles[k % len(styles)]
-        for ax in panels:
-            ax.axvline(float(tau), color="0.35", lw=1.1, ls=ls)
-        handles.append(Line2D([], [], color="0.35", lw=1.1, ls=ls, label=label))
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=8)
+    fig.suptitle(title)
     return fig
 
 
