@@ -96,7 +96,9 @@ def test_an_in_place_change_of_an_input_is_reported_and_never_reaches_the_cases(
         return answer
 
     result = spec.run(sneaky, verbose=False)
-    assert result.status == "wrong" and "changed its argument `args` in place" in result.message
+    first = next(i for i, a in enumerate(spec.cases[0]) if isinstance(a, torch.Tensor))
+    name = "args" if first == 0 else f"argument {first + 1}"  # sneaky(*args): later ones are named by position
+    assert result.status == "wrong" and f"changed its argument `{name}` in place" in result.message
     for case, original in zip(spec.cases, before, strict=True):  # the check's own cases are untouched
         for a, b in zip(case, original, strict=True):
             assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
@@ -287,6 +289,53 @@ def _paper_box(cam: torch.Tensor, tau: float) -> torch.Tensor:
     return tvops.masks_to_boxes(best[None])[0] + torch.tensor([0.0, 0, 1, 1])
 
 
+def _cam_scores(f: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    maps = (w[None, :, :, None, None] * f[:, None]).sum(2)  # (B, C, K, h, w) summed over K
+    return maps, maps.flatten(2).mean(2) + b
+
+
+def _batch_boxes(masks: torch.Tensor) -> torch.Tensor:
+    return torch.stack([_box(m) for m in masks])
+
+
+def _fc_head_params(k: int, grid: int, hidden: tuple[int, ...], c: int) -> int:
+    widths = (k * grid * grid, *hidden, c)
+    return sum((i + 1) * o for i, o in zip(widths, widths[1:], strict=False))
+
+
+def _capture_features(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    kept: dict[str, torch.Tensor] = {}
+    handle = model.layer4.register_forward_hook(lambda m, i, out: kept.update(out=out.detach()))
+    training = model.training
+    model.eval()
+    try:
+        model(images)
+    finally:
+        handle.remove()
+        model.train(training)
+    return kept["out"]
+
+
+def _gapify_vgg(vgg: torch.nn.Module, num_classes: int) -> torch.nn.Module:
+    from camlib.models import GlobalPoolNet
+
+    layers = list(copy.deepcopy(vgg.features))
+    last = max(i for i, m in enumerate(layers) if isinstance(m, torch.nn.Conv2d))
+    trunk = torch.nn.Sequential(*layers[: last + 2], torch.nn.Conv2d(512, 1024, 3, padding=1), torch.nn.ReLU())
+    return GlobalPoolNet(trunk, 1024, num_classes).train(vgg.training)
+
+
+def _amp_step(model: Any, optimizer: Any, scaler: Any, images: torch.Tensor, labels: torch.Tensor) -> float:
+    model.train()
+    optimizer.zero_grad()
+    with torch.autocast("cpu"):
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.item()
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_softmax": _stable_softmax,
     "check_accuracy": lambda z, y: (
@@ -301,6 +350,12 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_iou": _iou,
     "check_scale_box": lambda b, o, n: b * torch.tensor([n[1] / o[1], n[0] / o[0]] * 2),
     "check_box_at_threshold": _paper_box,
+    "check_cam_scores": _cam_scores,
+    "check_batch_boxes": _batch_boxes,
+    "check_fc_head_params": _fc_head_params,
+    "check_capture_features": _capture_features,
+    "check_gapify_vgg": _gapify_vgg,
+    "check_amp_step": _amp_step,
 }
 
 

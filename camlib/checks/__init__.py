@@ -13,6 +13,11 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.calling`: calling the learner's function on copies, with a time limit; stubs; tracebacks.
 - :mod:`camlib.checks.compare`: the comparison of results and the descriptions in the messages.
 - :mod:`camlib.checks.nets`: softmax, accuracy, fc_params, gap, cam, normalize, grad_cam (the network's maths).
+- :mod:`camlib.checks.basics`: cam_scores (the CAM identity), batch_boxes, fc_head_params (notebooks 00-02).
+- :mod:`camlib.checks.backbones`: capture_features (a forward hook on a ResNet).
+- :mod:`camlib.checks.conversion`: gapify_vgg (the paper's conversion of VGG16).
+- :mod:`camlib.checks.training`: amp_step (one mixed-precision training step).
+- :mod:`camlib.checks.observe`: checks of functions that act on a model (hooks left, mode, changed in place).
 - :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold (box geometry).
 
 ``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
@@ -34,8 +39,11 @@ mistake to its check and expect its own message, so a new check only needs a spe
 
 from __future__ import annotations
 
-from camlib.checks import boxes, nets
+from camlib.checks import backbones, basics, boxes, conversion, nets, training
+from camlib.checks.backbones import check_capture_features
+from camlib.checks.basics import check_batch_boxes, check_cam_scores, check_fc_head_params
 from camlib.checks.boxes import check_box_at_threshold, check_box_from_mask, check_iou, check_scale_box
+from camlib.checks.conversion import check_gapify_vgg
 from camlib.checks.nets import (
     check_accuracy,
     check_cam,
@@ -46,8 +54,19 @@ from camlib.checks.nets import (
     check_softmax,
 )
 from camlib.checks.runner import TIME_LIMIT_S, CheckResult, CheckSpec, Mistake, run_check
+from camlib.checks.training import check_amp_step
 
-CATALOGUE: dict[str, CheckSpec] = {spec.name: spec for spec in (*nets.SPECS, *boxes.SPECS)}
+CATALOGUE: dict[str, CheckSpec] = {
+    spec.name: spec
+    for spec in (
+        *nets.SPECS,
+        *boxes.SPECS,
+        *basics.SPECS,
+        *backbones.SPECS,
+        *conversion.SPECS,
+        *training.SPECS,
+    )
+}
 
 __all__ = [
     "CATALOGUE",
@@ -56,11 +75,17 @@ __all__ = [
     "CheckSpec",
     "Mistake",
     "check_accuracy",
+    "check_amp_step",
+    "check_batch_boxes",
     "check_box_at_threshold",
     "check_box_from_mask",
     "check_cam",
+    "check_cam_scores",
+    "check_capture_features",
+    "check_fc_head_params",
     "check_fc_params",
     "check_gap",
+    "check_gapify_vgg",
     "check_grad_cam",
     "check_iou",
     "check_normalize",
