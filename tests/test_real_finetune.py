@@ -174,3 +174,19 @@ def test_a_checkpoint_of_another_split_is_refused(data: Path) -> None:
     assert reproduce("cub", root, data / "rep", "--arch", "resnet18") == 0
     with pytest.raises(ValueError, match="another validation split"):
         real.run_real("cub", arch="resnet18", root=root, weights="random", seed=1, progress=False)
+
+
+def test_export_cub_round_trips_boxes_and_masks(tmp_path: Path) -> None:
+    from camlib.data.export import export_cub
+    from camlib.data.shapes import Shapes
+
+    creatures = Shapes("val", size=6, image_size=32, seed=0)
+    samples = [creatures[i] for i in range(6)]
+    root = export_cub(samples, creatures.class_names, tmp_path, [True, True, True, True, False, False])
+    test = CUB(root, "test", image_size=32)
+    assert len(test) == 2 and test.class_names == tuple(creatures.class_names)
+    for got, want in zip((test[0], test[1]), samples[4:], strict=True):
+        assert got.label == want.label and torch.equal(got.box, want.box) and torch.equal(got.mask, want.mask)
+        assert (got.image - want.image).abs().mean() < 0.05  # JPEG
+    with pytest.raises(ValueError, match="already exists"):
+        export_cub(samples, creatures.class_names, tmp_path, [True] * 6)

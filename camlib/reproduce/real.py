@@ -138,8 +138,10 @@ def run_real(
     }  # fmt: skip
 
 
-def markdown(result: dict[str, Any]) -> str:
-    """The report: the table, the published number beside ours, how tau and the checkpoint were chosen."""
+def markdown(result: dict[str, Any], title: str | None = None) -> str:
+    """The report: the table, the published number beside ours, how tau and the checkpoint were chosen.
+
+    ``title`` replaces the heading's "CAM on CUB photos" (e.g. for data that is not the real dataset)."""
     report: LocalizationReport = result["_report"]
     label = next(iter(result["rows"]))
     ours = result["rows"][label]["max_box_acc_v2"]
@@ -152,7 +154,7 @@ def markdown(result: dict[str, Any]) -> str:
     )
     acc = 100.0 - result["rows"][label]["top1_cls_err"]
     return (
-        f"# CAM on {result['dataset'].upper()} photos ({result['profile']} profile, {result['arch']}, "
+        f"# {title or 'CAM on ' + result['dataset'].upper() + ' photos'} ({result['profile']} profile, {result['arch']}, "
         f"{result['weights']} weights)\n\n"
         f"τ chosen on {result['selection']['val_images']} boxed validation images (τ = {result['selection']['tau']:.2f}), "
         f"measured on {result['test_images']} test images. Classification accuracy {acc:.1f}%. Checkpoint "
