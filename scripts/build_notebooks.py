@@ -10,9 +10,12 @@
 - ``solutions/NN_name.ipynb``, the **solution** version: the marker lines are removed, every cell is kept, and a
   note under the title says which version this is.
 
-Both get the Colab badge and the Colab set-up cell of ``scripts/course_links.py`` (the solution's badge opens the
-solution), the kernelspec the installed kernel writes (so that a notebook does not turn dirty when opened), and the
-source's cell ids. Built notebooks have no outputs: outputs come only from executing them (``--execute``).
+Both get the title's Colab and Binder badges and the collapsed "On Colab only" set-up cell of
+``scripts/course_links.py`` (the solution's badges open the solution), and the source's cell ids. Their ``kernelspec``
+and ``language_info`` are what the installed kernel writes: JupyterLab replaces both with the running kernel's when a
+notebook opens, and any difference (``"Python 3"`` instead of ``"Python 3 (ipykernel)"``, another Python version)
+marks the notebook modified before anything ran (``tests/test_first_screen.py`` keeps them in step). Built
+notebooks have no outputs: outputs come only from executing them (``--execute``).
 
 Usage (from the repository root)::
 
@@ -59,6 +62,15 @@ VERSIONS: dict[Version, str] = {"student": "notebooks", "solution": "solutions"}
 
 class SourceError(ValueError):
     """A source notebook breaks the exercise format; the message names the file, the cell and the fix."""
+
+
+def kernel_language_info(fallback: dict[str, Any]) -> dict[str, Any]:
+    """The ``language_info`` that the installed ipykernel reports (and JupyterLab writes on opening a notebook)."""
+    try:
+        from ipykernel.ipkernel import IPythonKernel
+    except ImportError:  # building without Jupyter installed: keep the source's
+        return copy.deepcopy(fallback)
+    return copy.deepcopy(dict(IPythonKernel.language_info))
 
 
 def _course_links() -> Any:
@@ -231,15 +243,17 @@ def build(nb: dict[str, Any], version: Version, name: str, url: str) -> dict[str
         cells.append(out)
     meta = {k: copy.deepcopy(v) for k, v in nb.get("metadata", {}).items() if k not in RECORDED_BY_EXECUTION}
     meta["kernelspec"] = dict(KERNELSPEC)
-    meta["language_info"] = copy.deepcopy(nb.get("metadata", {}).get("language_info", {"name": "python"}))
+    meta["language_info"] = kernel_language_info(
+        nb.get("metadata", {}).get("language_info", {"name": "python"})
+    )
     built = {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": nb["nbformat_minor"]}
     built = links.update_notebook(built, url, name)
     if version == "solution":
         title = built["cells"][0]
-        student_url = links.colab_url(url, name)
-        _set_source(
-            title, source_text(title).replace(student_url, student_url.replace("/notebooks/", "/solutions/"))
-        )
+        text = source_text(title)
+        for student_url in (links.colab_url(url, name), links.binder_url(url, name)):
+            text = text.replace(student_url, student_url.replace("/notebooks/", "/solutions/"))
+        _set_source(title, text)
         note = {"cell_type": "markdown", "id": "solution-version", "metadata": {}}
         _set_source(
             note,

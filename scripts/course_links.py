@@ -4,9 +4,11 @@ The public repository URL lives in ONE place, ``[project.urls] Repository`` in `
 writes everything derived from it:
 
 - the README's Binder badge and its per-notebook Colab badges (between the ``course-links`` markers);
-- an "Open in Colab" badge in the title cell of every notebook;
-- the first code cell of every notebook, which on Colab (and only there) clones the repository, installs
-  ``camlib`` from it and moves into ``notebooks/``.
+- the last line of every notebook's title cell: "Or run it in the cloud:" with a Colab and a Binder badge (below
+  the objectives, so that the first screen is the course's; the alt texts read as links when the images cannot load);
+- the first code cell of every notebook, "On Colab only: install the course": on Colab (and only there) it clones
+  the repository, installs ``camlib`` from it and moves into ``notebooks/``. It is collapsed in JupyterLab
+  (``metadata.jupyter.source_hidden``) and shown as a titled form on Colab (``cellView: form``).
 
 Usage (from the repository root)::
 
@@ -32,7 +34,10 @@ NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"
 COLAB_TAG = "colab-setup"
 BEGIN, END = "<!-- course-links:begin -->", "<!-- course-links:end -->"
-BADGE_RE = re.compile(r"\n?\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n?")
+BADGE_RE = re.compile(r"\n?\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n?")  # the old place, under the heading
+CLOUD = "Or run it in the cloud:"
+CLOUD_RE = re.compile(r"\n*^" + re.escape(CLOUD) + r".*$", re.MULTILINE)
+COLAB_TITLE = "On Colab only: install the course (elsewhere this cell does nothing)"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 
@@ -66,24 +71,32 @@ def colab_badge(url: str, notebook: str) -> str:
     return f"[![Open In Colab]({COLAB_BADGE})]({colab_url(url, notebook)})"
 
 
+def title_badges(url: str, notebook: str) -> str:
+    """The last line of a notebook's title cell: its Colab and Binder badges, alt texts that read offline."""
+    colab = f"[![Open this notebook in Colab]({COLAB_BADGE})]({colab_url(url, notebook)})"
+    binder = f"[![Launch the course on Binder]({BINDER_BADGE})]({binder_url(url, notebook)})"
+    return f"{CLOUD} {colab} {binder}"
+
+
 def colab_cell_source(url: str) -> str:
-    """The first code cell of every notebook: a no-op except on Colab."""
+    """The first code cell of every notebook: a no-op except on Colab (Colab already has torch, numpy, scipy,
+    matplotlib and ipywidgets, so camlib is installed without its dependencies)."""
     name = url.rsplit("/", 1)[-1]
-    return f'''# On Google Colab (only there): fetch the course, install camlib from it, work in its notebooks/ folder.
-import os
-import subprocess
+    return f'''# @title {COLAB_TITLE}
 import sys
 
-if "google.colab" in sys.modules:
+if "google.colab" in sys.modules:  # fetch the course once per session, install camlib, work in its notebooks/
+    import os
+    import subprocess
+
+    from google.colab import output
+
     COURSE = "/content/{name}"
     if not os.path.isdir(COURSE):
         subprocess.run(["git", "clone", "--depth", "1", "{url}", COURSE], check=True)
-        # Colab already has torch, numpy, scipy, matplotlib, ipywidgets: install camlib without touching them
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", COURSE], check=True)
     sys.path.insert(0, COURSE)
     os.chdir(COURSE + "/notebooks")
-    from google.colab import output
-
     output.enable_custom_widget_manager()'''
 
 
@@ -118,8 +131,8 @@ def update_notebook(nb: dict[str, Any], url: str, name: str) -> dict[str, Any]:
     if title["cell_type"] != "markdown" or not _source(title).startswith("# "):
         raise ValueError(f"{name}: the first cell must be the markdown title")
     heading, _, rest = _source(title).partition("\n")
-    rest = BADGE_RE.sub("\n", "\n" + rest).lstrip("\n")
-    _set_source(title, f"{heading}\n\n{colab_badge(url, name)}\n\n{rest}")
+    rest = CLOUD_RE.sub("", BADGE_RE.sub("\n", "\n" + rest)).strip("\n")
+    _set_source(title, f"{heading}\n\n{rest}\n\n{title_badges(url, name)}")
     colab = [i for i, c in enumerate(cells) if COLAB_TAG in c.get("metadata", {}).get("tags", [])]
     cell = {
         "cell_type": "code",
@@ -133,6 +146,8 @@ def update_notebook(nb: dict[str, Any], url: str, name: str) -> dict[str, Any]:
     if colab:
         cell = cells[colab[0]]
     _set_source(cell, colab_cell_source(url))
+    cell["metadata"].setdefault("jupyter", {})["source_hidden"] = True  # collapsed in JupyterLab
+    cell["metadata"]["cellView"] = "form"  # Colab shows the @title line instead of the code
     if not colab:
         cells.insert(1, cell)
     elif colab[0] != 1:
