@@ -20,5 +20,6 @@ c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.open_browser = False
 c.ServerApp.root_dir = str(HERE.parent / "notebooks")
 c.ServerApp.log_level = "WARN"
+c.LabApp.log_level = "WARN"
 c.LabApp.default_url = "/lab/tree/00_start_here.ipynb"
 c.LabApp.app_settings_dir = str(HERE / "lab-settings")
