@@ -46,9 +46,11 @@ DPI = re.compile(
     r"""(?:\bdpi\s*=\s*|["']figure\.dpi["']\s*\]\s*=\s*|["'](?:figure|savefig)\.dpi["']\s*:\s*)(\d+(?:\.\d+)?)"""
 )
 DURATION = re.compile(r"\*\*Duration\*\*:\s*≈?\s*(\d+(?:\.\d+)?)\s*(s|min)\b")
-#: folders the course's own commands create (not repository files): ``python -m camlib prefetch weights`` fills
-#: ``data/weights`` (camlib.prefetch); a notebook may name them as destinations
-CREATED_BY_COMMANDS = {"data/weights", "data/weights/"}
+#: a path that a command *writes* (an output, a download folder) is named after one of these words, in the same
+#: sentence: "It writes `reports/x.md`", "fetches them once into `data/weights`"
+WRITTEN_BY = re.compile(
+    r"\b(writes|written|saves|saved|creates|created|fills|into|--out)\b[^.`]*(`[^`]*`[^.`]*)*$"
+)
 TABLE_TIME = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|min)\b")
 
 
@@ -74,6 +76,8 @@ def cited_paths(markdown: str) -> list[str]:
             out.append(target.split("#")[0])
     for m in TICK.finditer(markdown):
         name = m.group(1)
+        if WRITTEN_BY.search(markdown[max(0, m.start() - 100) : m.start()]):
+            continue  # an output of a command, not a file of the repository
         looks_like_file = (
             re.fullmatch(r"[\w.\-/]+", name) and re.search(r"\w\.\w+$", name) and name.endswith(FILE_ENDINGS)
         )
@@ -97,8 +101,6 @@ def test_a_notebook_cites_only_files_that_exist(path: Path) -> None:
         if cell["cell_type"] == "code":  # only what the comments say
             text = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
         for cited in cited_paths(text):
-            if cited in CREATED_BY_COMMANDS:
-                continue
             if not any((base / cited).exists() for base in (ROOT, path.parent)):
                 missing.append(f"cell {i}: {cited}")
     assert not missing, f"{path.relative_to(ROOT)} cites files that are not in the repository: {missing}"
