@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
-from common import timeit, write_result  # noqa: E402
+from common import Timing, timeit, write_result  # noqa: E402
 
 from camlib.boxes import all_component_boxes, largest_component_box  # noqa: E402
 from camlib.metrics import MaxBoxAccMeter, PxAPMeter, component_boxes_at_thresholds  # noqa: E402
@@ -208,7 +208,9 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
         "MaxBoxAccV2 (and MaxBoxAcc, from the same pass) over random-blob maps (`random_blob_maps`: Gaussian blobs "
         "plus low-resolution noise), seconds **wall / CPU** (CPU: all threads of the process; the steadier "
         f"figure on a busy machine). Load average {extra['load'][0]:.1f} at the start, {extra['load'][1]:.1f} "
-        f"at the end, on {os.cpu_count()} cores: the timings are those of a busy machine.",
+        f"at the end, on {extra.get('cores', os.cpu_count())} cores"
+        + (": other work shared the machine, so wall times are noisy." if max(extra["load"]) > 1.5 else ".")
+        + " The slow baselines ran on the first maps only and are scaled to all (each image is independent).",
         "",
         '| maps | taus | camlib meter, 1 thread | 2 threads | camlib, `convention="wsolevaluation"` | OpenCV loop '
         "(wsolevaluation's method) | camlib's previous per-tau meter | loop / meter, 1 thread (wall, CPU) | "
@@ -227,21 +229,35 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
             f"{'yes' if r['tree_equals_per_tau'] and r['wsol_equals_loop'] else 'NO'} |"
         )
     by = {(r["size"], r["taus"]): r for r in rows}
-    goal1 = {s: by[(s, 100)]["loop_over_camlib_1"]["cpu"] for s in (64, 224)}
-    goal1_2 = {s: by[(s, 100)]["loop_over_camlib_2"]["wall"] for s in (64, 224)}
+    cpu1 = {s: by[(s, 100)]["loop_over_camlib_1"]["cpu"] for s in (64, 224)}  # 1 thread, CPU seconds
+    wall2 = {s: by[(s, 100)]["loop_over_camlib_2"]["wall"] for s in (64, 224)}  # 2 threads, wall seconds
     growth = {s: by[(s, 1000)]["camlib_1"]["cpu"] / by[(s, 100)]["camlib_1"]["cpu"] for s in (64, 224)}
+    big = by[(224, 100)]
+    loop_per_tau_us = 1e6 * big["opencv_loop"]["cpu"] / (big["maps"] * 100)  # one threshold + findContours
+    tree_ns = 1e9 * big["camlib_1"]["cpu"] / (big["maps"] * 224 * 224)  # the meter, per pixel
+
+    def status(size: int) -> str:
+        if cpu1[size] >= 20:
+            return "met"
+        return "met with 2 threads only" if wall2[size] >= 20 else "missed"
+
     lines += [
         "",
         "*Equal counts*: the meter's counters equal camlib's previous per-tau labelling, and its wsolevaluation "
         "convention equals the OpenCV loop's, on the maps both ran on.",
         "",
-        "**Goals.**",
-        f"- ≥ 20× faster than the OpenCV loop at 100 thresholds: 64²: **{'met' if goal1[64] >= 20 else 'missed'}** "
-        f"({goal1[64]:.0f}× in CPU time with 1 thread; {goal1_2[64]:.0f}× wall with 2 threads); 224²: "
-        f"**{'met' if goal1[224] >= 20 else 'missed'}** ({goal1[224]:.0f}×; {goal1_2[224]:.0f}× wall with 2 "
-        "threads). At 224² one `cv2.findContours` costs little next to Python's per-call overhead, while the "
-        "tree visits every pixel once: the tree wins big when the thresholds are many (1,000, the reference's "
-        "default) or the maps small.",
+        "**Goals** (the OpenCV loop runs in one thread: the fair ratio is the 1-thread meter's, in CPU time).",
+        f"- ≥ 20× faster than the OpenCV loop at 100 thresholds: 64²: **{status(64)}** ({cpu1[64]:.0f}× CPU "
+        f"with 1 thread; {wall2[64]:.0f}× wall with 2 threads, the meter's default on this machine); 224²: "
+        f"**{status(224)}** ({cpu1[224]:.0f}× CPU; {wall2[224]:.0f}× wall with 2 threads). Why 224² misses: "
+        f"the loop's cost per threshold there is one `cv2.threshold` + `cv2.findContours` in C, "
+        f"{loop_per_tau_us:.0f} µs per 224² map, {loop_per_tau_us / 10:.1f} ms for 100 thresholds, against "
+        f"{tree_ns * 224 * 224 / 1e6:.1f} ms for the tree ({tree_ns:.0f} ns per pixel: every pixel is "
+        "quantised, sorted and joined once by union-find, which is branchy scattered memory access); 20× "
+        "would need a per-pixel cost several times lower. The tree's advantage is that its cost does not grow "
+        f"with the thresholds (×{by[(224, 1000)]['loop_over_camlib_1']['cpu']:.0f} at 1,000, the reference's "
+        "default grid). At 64² the loop pays Python's per-call overhead 100 times per map, hence the larger "
+        "ratio.",
         f"- Time independent of the number of thresholds within 2×: **"
         f"{'met' if max(growth.values()) <= 2 else 'missed'}** (100 → 1,000 taus: ×{growth[64]:.2f} at 64², "
         f"×{growth[224]:.2f} at 224², CPU; the OpenCV loop and the per-tau meter grow ~10×).",
@@ -283,10 +299,29 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render() -> None:
+    """Rewrite the markdown of ``results/metrics.json`` from the measurements it holds (nothing is re-run)."""
+    path = ROOT / "benchmarks" / "results" / "metrics.json"
+    payload = json.loads(path.read_text())
+    data = payload["data"]
+    extra = {**data, "cores": payload["machine"].get("cpu_count")}
+    extra["largest_batch"] = Timing(**data["largest_component_box_1000_s"])
+    extra["all_batch"] = Timing(**data["all_component_boxes_1000_s"])
+    payload["markdown"] = markdown(data["rows"], extra)
+    print(payload["markdown"])
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer maps, no result file")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite the text of results/metrics.json from its data"
+    )
     args = parser.parse_args()
+    if args.render:
+        render()
+        return
     torch.set_num_threads(2)
     load0 = os.getloadavg()[0]
     scale = 10 if args.quick else 1
