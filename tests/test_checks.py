@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 import torchvision.ops as tvops
+from independent_maps_metrics import INDEPENDENT as MAPS_AND_METRICS  # the checks of maps.py, metrics.py
 
 from camlib import checks
 from camlib.checks import CATALOGUE, CheckSpec
@@ -101,7 +102,19 @@ def test_an_in_place_change_of_an_input_is_reported_and_never_reaches_the_cases(
     assert result.status == "wrong" and f"changed its argument `{name}` in place" in result.message
     for case, original in zip(spec.cases, before, strict=True):  # the check's own cases are untouched
         for a, b in zip(case, original, strict=True):
-            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+            assert _same(a, b)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, looking inside lists and tuples of tensors (a case's list of GT boxes)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, torch.nn.Module):  # a model handed to the learner: its weights
+        sa, sb = a.state_dict(), b.state_dict()
+        return type(a) is type(b) and sa.keys() == sb.keys() and all(_same(sa[k], sb[k]) for k in sa)
+    return bool(a == b)
 
 
 def test_mutation_names_the_learners_argument() -> None:
@@ -350,6 +363,7 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_iou": _iou,
     "check_scale_box": lambda b, o, n: b * torch.tensor([n[1] / o[1], n[0] / o[0]] * 2),
     "check_box_at_threshold": _paper_box,
+    **MAPS_AND_METRICS,
     "check_cam_scores": _cam_scores,
     "check_batch_boxes": _batch_boxes,
     "check_fc_head_params": _fc_head_params,

@@ -18,7 +18,9 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.conversion`: gapify_vgg (the paper's conversion of VGG16).
 - :mod:`camlib.checks.training`: amp_step (one mixed-precision training step).
 - :mod:`camlib.checks.observe`: checks of functions that act on a model (hooks left, mode, changed in place).
-- :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold (box geometry).
+- :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold, paper_box (box geometry).
+- :mod:`camlib.checks.maps`: cam_batch (CAM for a batch, one einsum), pointing (the pointing game), trimap_box.
+- :mod:`camlib.checks.metrics`: box_acc (BoxAcc and MaxBoxAcc), choose_tau (on validation; test sealed).
 
 ``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
 mistake to its check and expect its own message, so a new check only needs a spec listed in a ``SPECS`` tuple.
@@ -39,11 +41,19 @@ mistake to its check and expect its own message, so a new check only needs a spe
 
 from __future__ import annotations
 
-from camlib.checks import backbones, basics, boxes, conversion, nets, training
+from camlib.checks import backbones, basics, boxes, conversion, maps, metrics, nets, training
 from camlib.checks.backbones import check_capture_features
 from camlib.checks.basics import check_batch_boxes, check_cam_scores, check_fc_head_params
-from camlib.checks.boxes import check_box_at_threshold, check_box_from_mask, check_iou, check_scale_box
+from camlib.checks.boxes import (
+    check_box_at_threshold,
+    check_box_from_mask,
+    check_iou,
+    check_paper_box,
+    check_scale_box,
+)
 from camlib.checks.conversion import check_gapify_vgg
+from camlib.checks.maps import check_cam_batch, check_pointing, check_trimap_box
+from camlib.checks.metrics import check_box_acc, check_choose_tau
 from camlib.checks.nets import (
     check_accuracy,
     check_cam,
@@ -61,6 +71,8 @@ CATALOGUE: dict[str, CheckSpec] = {
     for spec in (
         *nets.SPECS,
         *boxes.SPECS,
+        *maps.SPECS,
+        *metrics.SPECS,
         *basics.SPECS,
         *backbones.SPECS,
         *conversion.SPECS,
@@ -77,11 +89,14 @@ __all__ = [
     "check_accuracy",
     "check_amp_step",
     "check_batch_boxes",
+    "check_box_acc",
     "check_box_at_threshold",
     "check_box_from_mask",
     "check_cam",
     "check_cam_scores",
     "check_capture_features",
+    "check_cam_batch",
+    "check_choose_tau",
     "check_fc_head_params",
     "check_fc_params",
     "check_gap",
@@ -89,7 +104,10 @@ __all__ = [
     "check_grad_cam",
     "check_iou",
     "check_normalize",
+    "check_paper_box",
+    "check_pointing",
     "check_scale_box",
     "check_softmax",
+    "check_trimap_box",
     "run_check",
 ]

@@ -1,7 +1,7 @@
-"""Exercise self-checks on boxes: box from a mask, IoU, rescaling a box, the box at a CAM threshold.
+"""Exercise self-checks on boxes: box from a mask, IoU, rescaling a box, the box at a threshold, the paper's box.
 
 Boxes are XYXY ``(x1, y1, x2, y2)`` with exclusive right/bottom edges. The references are computed another way than
-the learner would (``torchvision.ops.masks_to_boxes`` / ``box_iou``, scipy's connected components), and each
+the learner would (``torchvision.ops.masks_to_boxes`` / ``box_iou``, scipy's connected components; the paper's box is ``camlib.boxes.largest_component_box``), and each
 ``Mistake`` names a typical wrong answer (inclusive edges, swapped x/y, a union without the minus ...). ``SPECS``
 lists the checks for :data:`camlib.checks.CATALOGUE`.
 """
@@ -17,6 +17,7 @@ import torchvision.ops as tvops
 from scipy import ndimage
 from torch import Tensor
 
+from camlib.boxes import largest_component_box
 from camlib.checks.runner import CheckResult, CheckSpec, Mistake
 
 _INCLUSIVE = torch.tensor(
@@ -193,4 +194,60 @@ def check_box_at_threshold(fn: Callable[[Tensor, float], Tensor]) -> CheckResult
     return BOX_AT_THRESHOLD.run(fn)
 
 
-SPECS = (BOX_FROM_MASK, IOU, SCALE_BOX, BOX_AT_THRESHOLD)
+# --- 07: the paper's rule on a raw map ----------------------------------------------------------------------
+
+
+def _paper_box_cases() -> list[tuple[Tensor, float]]:
+    a = torch.full((10, 12), -2.0)  # a raw CAM: negative evidence around the object
+    a[1:4, 1:4] = 3.0  # 9 strong pixels
+    a[5:9, 6:11] = 1.0  # 20 weaker pixels: the largest component above 0.2 * 3
+    b = torch.full((8, 8), -0.5)
+    b[torch.arange(6), torch.arange(6)] = 2.0  # a 6-pixel diagonal: ONE component only with 8-connectivity
+    b[0:2, 6:8] = 1.0  # a 4-pixel block
+    return [(a, 0.2), (b, 0.2), (a, 0.5), (torch.zeros(5, 5), 0.2), (torch.full((4, 6), -1.0), 0.2)]
+
+
+def _kept_box(cam: Tensor, keep: float) -> Tensor:
+    """The box of ALL pixels >= keep (no components)."""
+    return _box_from_mask(cam >= keep) if bool((cam >= keep).any()) else torch.zeros(4)
+
+
+PAPER_BOX = CheckSpec(
+    "check_paper_box",
+    lambda cam, fraction: largest_component_box(cam, fraction),
+    _paper_box_cases(),
+    [
+        Mistake(  # before the min-max mistake: on a map of zeros both give the whole image
+            lambda m, f: (
+                _kept_box(m, f * float(m.max())) if float(m.max()) <= 0 else largest_component_box(m, f)
+            ),
+            "a map whose max is <= 0 has no positive evidence, hence no box: return (0, 0, 0, 0)",
+        ),
+        Mistake(
+            lambda m, f: _largest_component_box(m, float(m.min() + f * (m.max() - m.min()))),
+            "the paper's threshold is a fraction of the MAX (cam >= fraction * cam.max()), not of the min-max "
+            "range min + fraction * (max - min)",
+        ),
+        Mistake(
+            lambda m, f: _kept_box(m, f * float(m.max())),
+            "keep the LARGEST connected component only, not the box around every kept pixel",
+        ),
+        Mistake(
+            lambda m, f: _four_connected(m, f * float(m.max())),
+            "pixels that touch diagonally are connected: use 8-connectivity (a 3x3 structure of ones)",
+        ),
+        Mistake(
+            lambda m, f: largest_component_box(m, f) - _INCLUSIVE * float(bool(m.max() > 0)),
+            "edges are exclusive: x2 = last column + 1",
+        ),
+    ],
+)
+
+
+def check_paper_box(fn: Callable[[Tensor, float], Tensor]) -> CheckResult:
+    """Exercise (Zhou et al., Sec. 3.1): ``fn(cam (H, W) raw, fraction) -> (4,)`` float box of the largest
+    8-connected component of ``cam >= fraction * cam.max()``, XYXY, exclusive edges; zeros when max <= 0."""
+    return PAPER_BOX.run(fn)
+
+
+SPECS = (BOX_FROM_MASK, IOU, SCALE_BOX, BOX_AT_THRESHOLD, PAPER_BOX)
