@@ -98,7 +98,9 @@ def test_an_in_place_change_of_an_input_is_reported_and_never_reaches_the_cases(
 
     result = spec.run(sneaky, verbose=False)
     first = next(i for i, a in enumerate(spec.cases[0]) if isinstance(a, torch.Tensor))
-    name = "args" if first == 0 else f"argument {first + 1}"  # sneaky(*args): later ones are named by position
+    name = (
+        "args" if first == 0 else f"argument {first + 1}"
+    )  # sneaky(*args): later ones are named by position
     assert result.status == "wrong" and f"changed its argument `{name}` in place" in result.message
     for case, original in zip(spec.cases, before, strict=True):  # the check's own cases are untouched
         for a, b in zip(case, original, strict=True):
@@ -334,7 +336,9 @@ def _gapify_vgg(vgg: torch.nn.Module, num_classes: int) -> torch.nn.Module:
 
     layers = list(copy.deepcopy(vgg.features))
     last = max(i for i, m in enumerate(layers) if isinstance(m, torch.nn.Conv2d))
-    trunk = torch.nn.Sequential(*layers[: last + 2], torch.nn.Conv2d(512, 1024, 3, padding=1), torch.nn.ReLU())
+    trunk = torch.nn.Sequential(
+        *layers[: last + 2], torch.nn.Conv2d(512, 1024, 3, padding=1), torch.nn.ReLU()
+    )
     return GlobalPoolNet(trunk, 1024, num_classes).train(vgg.training)
 
 
@@ -397,3 +401,64 @@ def test_iou_hints_name_the_union_mistakes() -> None:
 
     assert "MINUS the intersection" in checks.check_iou(no_minus).message
     assert "clamp the overlap" in checks.check_iou(no_clamp).message
+
+
+# --- checks of functions that act on a model (camlib.checks.observe) -------------------------------------
+
+
+def test_an_exception_in_a_hook_exercise_shows_the_learners_line_not_the_observer() -> None:
+    def capture_layer4(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+        handle = model.layer5.register_forward_hook(lambda m, i, o: None)  # ResNets have no layer5
+        handle.remove()
+        return images
+
+    result = checks.check_capture_features(capture_layer4)
+    assert (
+        result.status == "error" and "capture_layer4() raised AttributeError on case 1 of 2" in result.message
+    )
+    assert "in capture_layer4: handle = model.layer5.register_forward_hook" in result.message
+    assert "camlib" not in result.message.split("\n", 1)[1] and "torch/" not in result.message
+
+
+def test_a_stub_of_a_model_exercise_is_not_attempted_and_the_random_state_is_kept() -> None:
+    def gapify_vgg(vgg: torch.nn.Module, num_classes: int) -> torch.nn.Module:
+        raise NotImplementedError("exercise: write the body of gapify_vgg")
+
+    state = torch.random.get_rng_state()
+    result = checks.check_gapify_vgg(gapify_vgg)
+    assert result.status == "not attempted" and "write the body of gapify_vgg()" in result.message
+    assert torch.equal(torch.random.get_rng_state(), state)  # building the case's VGG16 drew nothing from it
+
+
+def test_a_learner_model_exercise_never_touches_the_cases_network() -> None:
+    spec = CATALOGUE["check_capture_features"]
+    network = spec.cases[1][0].model()  # the train-mode ResNet the observer copies for every call
+    before = copy.deepcopy(network.state_dict())
+
+    def careless(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+        out = model(images)  # train mode: BatchNorm updates its running statistics
+        model.layer4.register_forward_hook(lambda m, i, o: None)
+        return out
+
+    result = spec.run(careless, verbose=False)
+    assert result.status == "wrong"
+    assert network.training and not network.layer4._forward_hooks
+    assert all(torch.equal(before[k], v) for k, v in network.state_dict().items())
+
+
+def test_the_amp_step_names_a_step_that_bypasses_the_scaler() -> None:
+    def amp_train_step(
+        model: Any, optimizer: Any, scaler: Any, images: torch.Tensor, labels: torch.Tensor
+    ) -> float:
+        model.train()
+        optimizer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
+        loss.backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return float(loss.detach())
+
+    result = checks.check_amp_step(amp_train_step)
+    assert result.status == "wrong" and "case 3 of 3" in result.message
+    assert "Mistake: backpropagate the SCALED loss" in result.message

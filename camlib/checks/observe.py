@@ -164,15 +164,18 @@ class ObservedCheckSpec(CheckSpec):
         if self.observer is None or not callable(fn):
             return super().run(fn, verbose=verbose, time_limit_s=time_limit_s)
         obs = self.observer
-        result = run_check(
-            self.name,
-            observed(fn, obs),
-            self._remembered(self.reference),
-            self.cases,
-            [Mistake(self._remembered(m.compute), m.hint) for m in self.mistakes],
-            verbose=False,
-            time_limit_s=time_limit_s,
-        )
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # new layers draw their weights: never from the notebook's stream
+            result = run_check(
+                self.name,
+                observed(fn, obs),
+                self._remembered(self.reference),
+                self.cases,
+                [Mistake(self._remembered(m.compute), m.hint) for m in self.mistakes],
+                verbose=False,
+                time_limit_s=time_limit_s,
+            )
         # the observation's first value is what the function returned: say so without "as value 1"
         result = replace(result, message=result.message.replace("returned, as value 1,", "returned"))
         if verbose:
