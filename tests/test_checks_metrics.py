@@ -16,7 +16,7 @@ import torch
 from camlib import checks
 from camlib.cam import class_activation_maps, normalize, upsample
 from camlib.checks.maps import CAM_BATCH
-from camlib.checks.metrics import BOX_ACC, CHOOSE_TAU, SealedTest, SealedSplitError, _maps_and_boxes
+from camlib.checks.metrics import BOX_ACC, CHOOSE_TAU, SealedSplitError, SealedTest, maps_and_boxes
 from camlib.data.shapes import Shapes
 from camlib.localization import select_tau
 from camlib.metrics import MaxBoxAccMeter, cam_thresholds
@@ -25,7 +25,7 @@ from camlib.models import GAPNet, NetConfig
 
 @pytest.mark.parametrize("delta", [0.5, 0.7])
 def test_box_acc_reference_is_the_meters_curve(delta: float) -> None:
-    maps, gt = _maps_and_boxes(7, 10)
+    maps, gt = maps_and_boxes(7, 10)
     taus = torch.from_numpy(cam_thresholds(0.05))  # the meter's own grid, float64
     deltas = (0.5,) if delta == 0.5 else (0.5, delta)  # the meter always measures 0.5
     meter = MaxBoxAccMeter(step=0.05, iou_thresholds=deltas)
@@ -69,7 +69,7 @@ def test_the_test_split_answers_once_and_says_why() -> None:
     assert (
         [c[3].calls for c in CHOOSE_TAU.cases] == before == [0] * len(before)
     )  # the cases are never used up
-    sealed = SealedTest(*_maps_and_boxes(3, 2))
+    sealed = SealedTest(*maps_and_boxes(3, 2))
     sealed(0.5)
     with pytest.raises(SealedSplitError, match="test-oracle"):
         sealed(0.5)

@@ -48,7 +48,7 @@ def _box_acc(maps: Tensor, gt: Sequence[Tensor], taus: Tensor, delta: float) -> 
     return curve, float(curve.max())
 
 
-def _maps_and_boxes(seed: int, n: int, size: int = 16) -> tuple[Tensor, list[Tensor]]:
+def maps_and_boxes(seed: int, n: int, size: int = 16) -> tuple[Tensor, list[Tensor]]:
     """``n`` min-max maps (a blob of random strength on noise) and their GT boxes (some images have two)."""
     g = _gen(seed)
     maps = torch.rand(n, size, size, generator=g) * 0.3  # (n, S, S)
@@ -83,7 +83,7 @@ def _two_blobs() -> tuple[Tensor, list[Tensor]]:
 def _box_acc_cases() -> list[tuple[Tensor, list[Tensor], Tensor, float]]:
     exact = torch.zeros(1, 8, 8)
     exact[0, 0:4, 0:8] = 1.0  # its box (0, 0, 8, 4) has IoU exactly 0.5 with the GT box (0, 0, 8, 8)
-    m, gt = _maps_and_boxes(40, 8)
+    m, gt = maps_and_boxes(40, 8)
     taus = torch.arange(0, 1, 0.1)
     return [
         (exact, [torch.tensor([[0.0, 0.0, 8.0, 8.0]])], taus, 0.5),
@@ -184,8 +184,8 @@ def _choose_tau(m: Tensor, g: Sequence[Tensor], t: Tensor, test_at: SealedTest) 
 
 
 def _choose_tau_cases() -> list[tuple[Tensor, list[Tensor], Tensor, SealedTest]]:
-    val_m, val_g = _maps_and_boxes(50, 10)
-    test_m, test_g = _maps_and_boxes(51, 10)
+    val_m, val_g = maps_and_boxes(50, 10)
+    test_m, test_g = maps_and_boxes(51, 10)
     two = _two_blobs()  # its first two images: the largest component's curve peaks at 0.8, every one's at 0.1
     return [
         (two[0][:2], two[1][:2], torch.arange(0, 1, 0.1), SealedTest(test_m, test_g)),
