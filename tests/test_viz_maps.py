@@ -45,7 +45,13 @@ def test_notes_and_one_colour_bar_name_what_the_maps_are() -> None:
     fig = show_map_grid(images, maps, ["GAP", "GMP"], notes=notes, value_label="max-normalised (÷ max)")
     *panels, bar = fig.axes
     assert len(panels) == 2 * 3 and bar.get_ylabel() == "max-normalised (÷ max)"
-    assert [ax.get_xlabel() for ax in panels] == ["", "fish ✓", "", "", *notes[1]]
+    assert [ax.get_xlabel().replace("\n", " ") for ax in panels] == [
+        "",
+        "fish ✓",
+        "",
+        "",
+        *notes[1],
+    ]  # wrapped
     mapped = show_map_grid(images, maps, ["GAP", "GMP"], mode="map", value_label="raw map")
     labels = [ax.get_ylabel() for ax in mapped.axes]
     assert labels.count("raw map") == 2  # the last column's colour bars, one per row

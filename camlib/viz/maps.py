@@ -6,6 +6,7 @@ are torchvision XYXY in image pixels with exclusive right/bottom edges: pixels 0
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,8 +96,13 @@ def show_map_grid(
     cmap = cmap or ("jet" if mode == "overlay" else "viridis")
     first = int(show_image)
     ncols = cols + first
-    fig = Figure(figsize=(size * ncols + (0.5 * cols if mode == "map" else 0) + 0.4, size * rows + 0.8),
+    bars = (0.5 * cols if mode == "map" else 0) + (
+        0.9 if value_label is not None and mode == "overlay" else 0
+    )
+    fig = Figure(figsize=(size * ncols + bars + 0.4, size * rows + 0.8),
                  layout="constrained")  # fmt: skip
+    if mode == "map":  # colour-bar ticks can change once the layout has shrunk the bars: leave them some room
+        fig.get_layout_engine().set(w_pad=0.1)  # type: ignore[union-attr, call-arg]
     for r, img in enumerate(imgs):
         h, w = img.shape[:2]
         extent = (-0.5, w - 0.5, h - 0.5, -0.5)  # pixel-centred, like imshow of the image
@@ -127,8 +133,10 @@ def show_map_grid(
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(name, fontsize=10)
-            if note:
-                ax.set_xlabel(note, fontsize=9)
+            if (
+                note
+            ):  # wrapped to the panel's width: a wider label would push the colour bars out of the figure
+                ax.set_xlabel("\n".join(textwrap.wrap(note, max(12, int(size * 10)))), fontsize=9)
             if c == 0 and row_titles is not None:
                 ax.set_ylabel(row_titles[r], fontsize=10)
     handles = []
@@ -139,7 +147,9 @@ def show_map_grid(
     if pred_boxes is not None:
         handles.append(Line2D([], [], color="grey", lw=2, ls="--", label="box from the map (white, dashed)"))
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
+        wide = fig.get_figwidth() >= 2.7 * len(handles)  # one row of entries, or one entry per row
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if wide else 1, frameon=False,
+                   fontsize=9)  # fmt: skip
     if value_label is not None and mode == "overlay":
         fig.colorbar(
             ScalarMappable(Normalize(0.0, 1.0), cmap), ax=fig.axes, shrink=0.8, pad=0.01, label=value_label

@@ -159,8 +159,8 @@ def plot_cam_pipeline(
     K, (h, w) = p.features.shape[0], p.features.shape[1:]
     H, W = image.shape[-2:]
     n = len(p.channels)
-    fig = Figure(figsize=(12, 1.7 * n + 1.5), layout="constrained")
-    gs = fig.add_gridspec(n + 1, 6, width_ratios=[1.3, 1.15, 1.0, 1.0, 1.45, 1.45],
+    fig = Figure(figsize=(12.5, 1.7 * n + 1.5), layout="constrained")
+    gs = fig.add_gridspec(n + 1, 7, width_ratios=[1.3, 1.15, 1.0, 1.0, 0.35, 1.45, 1.45],
                           height_ratios=[*([1.0] * n), 0.45])  # fmt: skip
     img = image_hwc(image)
     ax_img = fig.add_subplot(gs[:n, 0])
@@ -185,14 +185,14 @@ def plot_cam_pipeline(
     feat_axes[0].set_title(f"2. feature maps $f_k$:\n{n} of K={K}, {h}×{w}", fontsize=11)
     pooled_axes[0].set_title(f"3. {'GAP' if p.pool == 'avg' else 'GMP'}:\none number per map", fontsize=11)
     weight_axes[0].set_title(f"4. the weights $w_k^c$\nof class '{name}'", fontsize=11)
-    ax_cam = fig.add_subplot(gs[:n, 4])
+    ax_cam = fig.add_subplot(gs[:n, 5])  # column 4: room for the arrows into the sum
     lim = float(p.cam.abs().max()) or 1.0
     im = ax_cam.imshow(p.cam.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     fig.colorbar(im, ax=ax_cam, location="bottom", shrink=0.9, pad=0.02, label="raw $M_c$ (signed)")
     ax_cam.set_title(f"5. $M_c = \\Sigma_k\\, w_k^c f_k$\nover all {K} maps\n(raw, {h}×{w})", fontsize=11)
     ax_cam.set_xticks([])
     ax_cam.set_yticks([])
-    ax_up = fig.add_subplot(gs[:n, 5])
+    ax_up = fig.add_subplot(gs[:n, 6])
     up = normalize(upsample(p.cam[None, None], (H, W)), "minmax")[0, 0]  # (H, W) in [0, 1]
     ax_up.imshow(overlay(img, up.numpy()))
     fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), "jet"), ax=ax_up, location="bottom", shrink=0.9, pad=0.02,
