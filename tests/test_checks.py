@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import torch
 import torchvision.ops as tvops
+from independent_beyond import INDEPENDENT as BEYOND  # the checks of beyond.py
 from independent_maps_metrics import INDEPENDENT as MAPS_AND_METRICS  # the checks of maps.py, metrics.py
 
 from camlib import checks
@@ -374,6 +375,7 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_capture_features": _capture_features,
     "check_gapify_vgg": _gapify_vgg,
     "check_amp_step": _amp_step,
+    **BEYOND,
 }
 
 

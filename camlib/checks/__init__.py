@@ -17,6 +17,7 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.backbones`: capture_features (a forward hook on a ResNet).
 - :mod:`camlib.checks.conversion`: gapify_vgg (the paper's conversion of VGG16).
 - :mod:`camlib.checks.training`: amp_step (one mixed-precision training step).
+- :mod:`camlib.checks.beyond`: grad_cam_autograd (Grad-CAM from torch.autograd.grad), deletion_auc (notebook 08).
 - :mod:`camlib.checks.observe`: checks of functions that act on a model (hooks left, mode, changed in place).
 - :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold, paper_box (box geometry).
 - :mod:`camlib.checks.maps`: cam_batch (CAM for a batch, one einsum), pointing (the pointing game), trimap_box.
@@ -41,9 +42,10 @@ mistake to its check and expect its own message, so a new check only needs a spe
 
 from __future__ import annotations
 
-from camlib.checks import backbones, basics, boxes, conversion, maps, metrics, nets, training
+from camlib.checks import backbones, basics, beyond, boxes, conversion, maps, metrics, nets, training
 from camlib.checks.backbones import check_capture_features
 from camlib.checks.basics import check_batch_boxes, check_cam_scores, check_fc_head_params
+from camlib.checks.beyond import check_deletion_auc, check_grad_cam_autograd
 from camlib.checks.boxes import (
     check_box_at_threshold,
     check_box_from_mask,
@@ -77,6 +79,7 @@ CATALOGUE: dict[str, CheckSpec] = {
         *backbones.SPECS,
         *conversion.SPECS,
         *training.SPECS,
+        *beyond.SPECS,
     )
 }
 
@@ -94,6 +97,7 @@ __all__ = [
     "check_box_from_mask",
     "check_cam",
     "check_cam_scores",
+    "check_deletion_auc",
     "check_capture_features",
     "check_cam_batch",
     "check_choose_tau",
@@ -102,6 +106,7 @@ __all__ = [
     "check_gap",
     "check_gapify_vgg",
     "check_grad_cam",
+    "check_grad_cam_autograd",
     "check_iou",
     "check_normalize",
     "check_paper_box",
