@@ -65,7 +65,8 @@ def _grad_cam_autograd(
 ) -> Tensor:
     """The reference (all switches at their defaults) and, one switch changed at a time, the typical mistakes."""
     seen: dict[str, Tensor] = {}
-    handle = model.features.register_forward_hook(lambda m, i, out: seen.update(acts=out))
+    features: nn.Module = model.features  # type: ignore[assignment]
+    handle = features.register_forward_hook(lambda m, i, out: seen.update(acts=out))
     was_training = model.training
     try:
         model.eval()
