@@ -39,7 +39,7 @@ FORMAT = "camlib-finetuned"
 class Normalize(nn.Module):
     """``(x - mean) / std`` per channel: images in [0, 1] -> what an ImageNet network was trained on.
 
-    >>> Normalize()(torch.ones(1, 3, 2, 2))[0, :, 0, 0].round(decimals=3).tolist()
+    >>> [round(v, 3) for v in Normalize()(torch.ones(1, 3, 2, 2))[0, :, 0, 0].tolist()]
     [2.249, 2.429, 2.64]
     """
 
