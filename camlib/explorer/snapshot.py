@@ -55,8 +55,8 @@ def snapshot_figure(
                 ok = "" if not 0 <= st.label < len(names) else (" ✓" if p.pred == st.label else " ✗")
                 iou = "IoU n/a" if p.iou is None else f"IoU {p.iou:.2f}"
                 cells.append((1 + k * len(models) + m, panel,
-                              f"{p.name} ({p.method}): map of {names[cls]}\npredicts {names[p.pred]}{ok} · "
-                              f"τ = {t:.2f} · {iou}"))  # fmt: skip
+                              f"{p.name} ({p.method}) · τ = {t:.2f}\nmap of {names[cls]} · {iou}\n"
+                              f"predicts {names[p.pred]}{ok}"))  # fmt: skip
             for c, panel, title in cells:
                 ax = axes[r][c]
                 ax.set_axis_on()
