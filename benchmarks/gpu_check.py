@@ -35,7 +35,7 @@ from camlib.train.cli import main as train_main  # noqa: E402
 #: (image side, images per timing run, batch, epochs of the full-profile run's sizes) per mode
 SIZES = {
     "gpu": {"image_size": 128, "images": 20_000, "batch": 256},
-    "dry": {"image_size": 32, "images": 64, "batch": 16},
+    "dry": {"image_size": 32, "images": 32, "batch": 16},
 }
 
 

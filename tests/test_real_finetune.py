@@ -190,3 +190,10 @@ def test_export_cub_round_trips_boxes_and_masks(tmp_path: Path) -> None:
         assert (got.image - want.image).abs().mean() < 0.05  # JPEG
     with pytest.raises(ValueError, match="already exists"):
         export_cub(samples, creatures.class_names, tmp_path, [True] * 6)
+
+
+def test_options_of_the_other_kind_of_run_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "--dataset", "cub", "--methods", "gradcam"]) == 2
+    assert "--methods compares map methods on the embedded dataset" in capsys.readouterr().err
+    assert main(["reproduce", "--arch", "resnet18", "--epochs", "2"]) == 2  # --dataset shapes is the default
+    assert "--arch, --epochs apply to --dataset cub or pets" in capsys.readouterr().err

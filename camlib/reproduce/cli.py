@@ -12,7 +12,7 @@ from camlib.cam import METHODS
 from camlib.files import REPO_ROOT, check_destination
 from camlib.profile import device_name, get_profile, non_negative_int, positive_int
 from camlib.reproduce.compare import ROWS, run
-from camlib.reproduce.real import DATASETS, add_options, main_real
+from camlib.reproduce.real import DATASETS, add_options, main_real, refuse_mixed_options
 from camlib.reproduce.report import SUFFIXES, write
 
 REPORTS_DIR = REPO_ROOT / "reports"
@@ -73,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
     """Handler of ``python -m camlib reproduce``."""
     if args.dataset != "shapes":
         return main_real(args, REPORTS_DIR)
+    refuse_mixed_options(args)
     profile = args.profile or get_profile().name
     out = args.out or REPORTS_DIR
     for suffix in SUFFIXES:  # a report is regenerated (replaced), but a bad --out fails before any work

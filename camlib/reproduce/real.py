@@ -26,7 +26,7 @@ from camlib.data.sample import SampleDataset
 from camlib.files import atomic_write, check_destination, data_dir
 from camlib.localization import LocalizationReport, localize, select_tau
 from camlib.prefetch import BACKBONES, load_weights
-from camlib.profile import get_profile, positive_int
+from camlib.profile import SettingError, get_profile, positive_int
 from camlib.reproduce.report import markdown_table
 from camlib.train.finetune import backbone_net, finetune, load_finetuned, split_off_val
 
@@ -178,8 +178,29 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="fine-tuned model to load or write")
 
 
+def refuse_mixed_options(args: argparse.Namespace) -> None:
+    """Options of one kind of run given to the other are refused, never ignored.
+
+    Raises:
+        SettingError: ``--methods`` with ``--dataset cub|pets``, or a real-photo option with ``--dataset shapes``.
+    """
+    if args.dataset != "shapes" and args.methods:
+        raise SettingError(
+            "--methods compares map methods on the embedded dataset: drop it, or use --dataset shapes"
+        )
+    given = [
+        flag for flag, value, default in (
+            ("--arch", args.arch, "vgg16"), ("--root", args.root, None), ("--weights", args.weights, "imagenet"),
+            ("--epochs", args.epochs, None), ("--checkpoint", args.checkpoint, None),
+        ) if value != default
+    ]  # fmt: skip
+    if args.dataset == "shapes" and given:
+        raise SettingError(f"{', '.join(given)} apply to --dataset cub or pets, not to the embedded dataset")
+
+
 def main_real(args: argparse.Namespace, reports: Path) -> int:
     """Handler of ``reproduce --dataset cub|pets``: writes ``real_<dataset>_<arch>_<profile>.md`` and ``.json``."""
+    refuse_mixed_options(args)
     profile = args.profile or get_profile().name
     out = args.out or reports
     stem = f"real_{args.dataset}_{args.arch}_{profile}"
