@@ -12,6 +12,7 @@ from camlib.cam import METHODS
 from camlib.files import REPO_ROOT, check_destination
 from camlib.profile import device_name, get_profile, non_negative_int, positive_int
 from camlib.reproduce.compare import ROWS, run
+from camlib.reproduce.methods import run_methods, write_methods
 from camlib.reproduce.real import DATASETS, add_options, main_real, refuse_mixed_options
 from camlib.reproduce.report import SUFFIXES, write
 
@@ -47,6 +48,12 @@ def add_cli(subparsers: Any) -> None:
         default=[],
         metavar="METHOD",
         help=f"also compare these map methods on the GAP network: any of {', '.join(sorted(METHODS))}",
+    )
+    p.add_argument(
+        "--methods-limit",
+        type=positive_int,
+        default=100,
+        help="with --methods: also judge every method on the first N test images (reports/methods_PROFILE.md)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --train (an integer >= 0)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:0, mps")
@@ -100,4 +107,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(md)
         print(f"({seconds:.0f} s; written to {out.name}/reproduce_{profile}.md, .json, .png)")
+    if args.methods:  # every method judged every way (camlib/reproduce/methods.py)
+        table, took = run_methods(args.methods, limit=args.methods_limit, device=str(args.device))
+        print(write_methods(table, profile, took, out))
     return 0
