@@ -76,7 +76,7 @@ class ExplorerControls:
             value=opts.rule,
             description="box rule",
             tooltips=[RULE_TOOLTIPS[how] for how in RULE_LABELS],
-            style={**_STYLE, "button_width": "170px"},
+            style={**_STYLE, "button_width": "200px"},
         )
         self.alpha_slider = _unit_slider(alpha, "alpha")
         self.cmap_dropdown = W.Dropdown(options=list(CMAPS), value=cmap, description="colormap", style=_STYLE)
