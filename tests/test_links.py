@@ -37,11 +37,15 @@ def test_everything_derived_from_the_repository_url_is_up_to_date() -> None:
 def test_readme_has_binder_and_one_colab_badge_per_notebook() -> None:
     readme = (ROOT / "README.md").read_text()
     assert f"https://mybinder.org/v2/gh/{links.github_path(URL)}/main?urlpath=lab/tree/notebooks/" in readme
-    colab = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
-    targets = sorted(c.split("/blob/main/", 1)[1] for c in colab)
-    assert targets == sorted(f"notebooks/{p.name}" for p in NOTEBOOKS)
-    for target in targets:  # each badge opens a notebook that exists
-        assert (ROOT / target).is_file()
+    badges = re.findall(
+        r"\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\("
+        r"https://colab\.research\.google\.com/github/([^)\s]+)\)",
+        readme,
+    )
+    targets = sorted(c.split("/blob/main/", 1)[1] for c in badges)
+    assert targets == sorted(f"notebooks/{p.name}" for p in NOTEBOOKS)  # one badge per notebook
+    for link in re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme):
+        assert (ROOT / link.split("/blob/main/", 1)[1]).is_file(), link  # every Colab link opens a notebook
     assert (ROOT / "environment.yml").is_file() and (ROOT / "binder" / "environment.yml").is_file()
 
 
