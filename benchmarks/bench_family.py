@@ -234,7 +234,7 @@ def run(reps: int = 5) -> tuple[list[str], dict[str, Any]]:
         "camlib's images/s over the peer's, the median of ratios paired within a round (min–max); a ratio is "
         f"a claim only where the maps are equal (relative max |Δ| ≤ {TOL:g} after the same post-processing). "
         "× floor = camlib's time over the bare passes the method needs (module docstring of "
-        "`benchmarks/cam_family.py`).",
+        "`benchmarks/bench_family.py`).",
         "",
         "| method | batch | camlib ms per call | vs torchcam | vs pytorch-grad-cam | goal | passes per call | "
         "camlib × floor |",
