@@ -117,7 +117,21 @@ def test_there_are_exercises_in_every_notebook() -> None:
     assert [p.name[:2] for p in SOURCES] == [f"{i:02d}" for i in range(10)]
     per_notebook = {e.notebook[:2] for e in EXERCISES}
     assert per_notebook == {p.name[:2] for p in SOURCES}, "every notebook has at least one exercise"
-    assert len(EXERCISES) >= 11
+    counts = {p.name[:2]: sum(e.notebook == p.name for e in EXERCISES) for p in SOURCES}
+    assert min(counts.values()) >= 2, f"every notebook has at least two exercises: {counts}"
+    assert len(EXERCISES) >= 20, f"only {len(EXERCISES)} exercises"
+
+
+def solution_lines(ex: Exercise) -> int:
+    """Non-empty, non-comment lines of an exercise's solution regions."""
+    body = [ln.strip() for r in ex.regions for ln in r.body]
+    return sum(1 for ln in body if ln and not ln.startswith("#"))
+
+
+def test_at_least_eight_exercises_are_core_skills_of_five_lines_or_more() -> None:
+    core = sorted(f"{e.key} ({solution_lines(e)})" for e in EXERCISES if solution_lines(e) >= 5)
+    print("exercises of five solution lines or more:", ", ".join(core))
+    assert len(core) >= 8, core
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
