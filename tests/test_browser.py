@@ -153,8 +153,9 @@ def drive_explorer_notebook(notebook: Path, work: Path, timeout_s: float = 240) 
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).first.click()
                 page.wait_for_selector(".cam-explorer .widget-slider", state="visible")
-                page.wait_for_function(
-                    """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                page.wait_for_function(  # every visible prompt numbered (a collapsed cell shows none)
+                    """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea .jp-InputPrompt')]
+                              .filter(p => p.offsetParent !== null && !p.closest('.jp-Placeholder'))
                               .every(p => /\\[\\d+\\]/.test(p.textContent))"""
                 )
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
