@@ -28,7 +28,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS_MD = HERE / "RESULTS.md"
 RUNS = RESULTS_DIR / "_runs.json"
-ORDER = ["cam", "metrics", "train", "data", "notebooks", "family"]  # figure numbers 1-5 of the benchmark issue, 6
+ORDER = [
+    "cam",
+    "metrics",
+    "train",
+    "data",
+    "notebooks",
+    "family",
+]  # figure numbers 1-5 of the benchmark issue, 6
 PACKAGES = ["torch", "torchvision", "torchcam", "grad-cam", "captum", "camlib"]
 
 

@@ -161,7 +161,9 @@ def show_maps(
     first = int(image is not None)
     cols = max(1, min(cols, n + first))
     rows = math.ceil((n + first) / cols)
-    fig = Figure(figsize=((size + 0.55) * cols + 0.6, size * rows + 0.6), layout="constrained")  # + colour bars
+    fig = Figure(
+        figsize=((size + 0.55) * cols + 0.6, size * rows + 0.6), layout="constrained"
+    )  # + colour bars
     fig.get_layout_engine().set(w_pad=0.1)  # type: ignore[union-attr, call-arg]  # room for colour-bar ticks
     if image is not None:
         ax = fig.add_subplot(rows, cols, 1)
