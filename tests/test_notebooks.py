@@ -73,7 +73,9 @@ def test_notebook_hygiene(path: Path) -> None:
     checked = [c for c in code if _src(c).lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
     assert len(checked) >= 3, f"only {len(checked)} NBVAL_CHECK_OUTPUT cells"
     assert any("checks.check_" in _src(c) for c in code), "no camlib.checks exercise"
-    assert path.stat().st_size < 2_000_000, f"{path.name} is {path.stat().st_size / 1e6:.1f} MB"
+    assert path.stat().st_size < 2_500_000, (
+        f"{path.name} is {path.stat().st_size / 1e6:.1f} MB"
+    )  # 08: a gallery of all eleven methods
     assert any(o.get("data", {}).get("image/png") for c in code for o in c.get("outputs", [])) or path.name[
         :2
     ] in {"00"}, "no figure"
