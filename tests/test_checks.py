@@ -18,6 +18,7 @@ import pytest
 import torch
 import torchvision.ops as tvops
 from independent_beyond import INDEPENDENT as BEYOND  # the checks of beyond.py
+from independent_explorer import INDEPENDENT as EXPLORER  # the checks of explorer.py
 from independent_maps_metrics import INDEPENDENT as MAPS_AND_METRICS  # the checks of maps.py, metrics.py
 
 from camlib import checks
@@ -376,6 +377,7 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_gapify_vgg": _gapify_vgg,
     "check_amp_step": _amp_step,
     **BEYOND,
+    **EXPLORER,
 }
 
 

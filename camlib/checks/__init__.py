@@ -22,6 +22,7 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold, paper_box (box geometry).
 - :mod:`camlib.checks.maps`: cam_batch (CAM for a batch, one einsum), pointing (the pointing game), trimap_box.
 - :mod:`camlib.checks.metrics`: box_acc (BoxAcc and MaxBoxAcc), choose_tau (on validation; test sealed).
+- :mod:`camlib.checks.explorer`: iou_curve (the IoU-vs-tau curve, its best tau), erase_part (notebook 06).
 
 ``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
 mistake to its check and expect its own message, so a new check only needs a spec listed in a ``SPECS`` tuple.
@@ -42,7 +43,18 @@ mistake to its check and expect its own message, so a new check only needs a spe
 
 from __future__ import annotations
 
-from camlib.checks import backbones, basics, beyond, boxes, conversion, maps, metrics, nets, training
+from camlib.checks import (
+    backbones,
+    basics,
+    beyond,
+    boxes,
+    conversion,
+    explorer,
+    maps,
+    metrics,
+    nets,
+    training,
+)
 from camlib.checks.backbones import check_capture_features
 from camlib.checks.basics import check_batch_boxes, check_cam_scores, check_fc_head_params
 from camlib.checks.beyond import check_deletion_auc, check_grad_cam_autograd
@@ -54,6 +66,7 @@ from camlib.checks.boxes import (
     check_scale_box,
 )
 from camlib.checks.conversion import check_gapify_vgg
+from camlib.checks.explorer import check_erase_part, check_iou_curve
 from camlib.checks.maps import check_cam_batch, check_pointing, check_trimap_box
 from camlib.checks.metrics import check_box_acc, check_choose_tau
 from camlib.checks.nets import (
@@ -80,6 +93,7 @@ CATALOGUE: dict[str, CheckSpec] = {
         *conversion.SPECS,
         *training.SPECS,
         *beyond.SPECS,
+        *explorer.SPECS,
     )
 }
 
@@ -98,6 +112,7 @@ __all__ = [
     "check_cam",
     "check_cam_scores",
     "check_deletion_auc",
+    "check_erase_part",
     "check_capture_features",
     "check_cam_batch",
     "check_choose_tau",
@@ -108,6 +123,7 @@ __all__ = [
     "check_grad_cam",
     "check_grad_cam_autograd",
     "check_iou",
+    "check_iou_curve",
     "check_normalize",
     "check_paper_box",
     "check_pointing",
