@@ -133,6 +133,7 @@ def fit(
     pregenerate: bool | None = None,
     num_workers: int = 0,
     on_epoch: Callable[[EpochStats, nn.Module], None] | None = None,
+    batch_transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> History:
     """Train ``model`` in place with AdamW and a warm-up + cosine schedule; return the per-epoch history.
 
@@ -162,6 +163,9 @@ def fit(
             :func:`should_pregenerate`); ``False`` draws every batch afresh on the device.
         num_workers: DataLoader workers for datasets without ``batch``.
         on_epoch: called as ``on_epoch(stats, model)`` after each epoch, outside the timed phase.
+        batch_transform: applied to every TRAINING batch (never to validation) as ``(images, labels) -> (images,
+            targets)``; targets are (B,) class indices or (B, C) class probabilities (a WSOL augmentation of
+            :mod:`camlib.train.wsol`: Hide-and-Seek, CutMix). Training accuracy counts the original labels.
 
     Returns:
         A :class:`History` of :class:`EpochStats`.
@@ -212,11 +216,14 @@ def fit(
         t0 = time.perf_counter()
         bar = tqdm(total=len(perm), desc=f"epoch {epoch}/{epochs}", unit="img", disable=not show, leave=True)
         for step, (images, labels) in enumerate(iter_batches(train_src, perm, batch_size, dev, num_workers)):
+            targets = labels
+            if batch_transform is not None:
+                images, targets = batch_transform(images, labels)  # targets (B,) or (B, C)
             if use_cl:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast(dev, use_amp):
                 logits = net(images)  # (B, C)
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+            loss = F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
