@@ -18,6 +18,8 @@ What lives where:
 - :mod:`camlib.localization.loop`: :func:`localize`, :class:`LocalizationReport`, :func:`localization_metrics`.
 - :mod:`camlib.localization.selection`: :func:`select_tau`, :class:`TauChoice` (the threshold chosen on validation).
 - :mod:`camlib.localization.prior`: the centred-box baseline (:func:`localize_center_prior`, :func:`center_prior`).
+- :mod:`camlib.localization.multi`: several objects per image (:func:`score_scene_maps`: the pointing game and
+  the mass share of each present class's map in its own box; :func:`scene_maps`, :func:`prior_scene_maps`).
 """
 
 from camlib.localization.loop import (
@@ -27,6 +29,15 @@ from camlib.localization.loop import (
     localization_metrics,
     localize,
 )
+from camlib.localization.multi import (
+    ClassScore,
+    MultiObjectScore,
+    box_pixels,
+    positive_mass_share,
+    prior_scene_maps,
+    scene_maps,
+    score_scene_maps,
+)
 from camlib.localization.prior import CENTER, center_box, center_prior, localize_center_prior
 from camlib.localization.selection import TauChoice, select_tau, tau_choice
 
@@ -34,13 +45,20 @@ __all__ = [
     "CENTER",
     "PAPER_TAU",
     "RELEASED_CODE_TAUS",
+    "ClassScore",
     "LocalizationReport",
+    "MultiObjectScore",
     "TauChoice",
+    "box_pixels",
     "center_box",
     "center_prior",
     "localization_metrics",
     "localize",
     "localize_center_prior",
+    "positive_mass_share",
+    "prior_scene_maps",
+    "scene_maps",
+    "score_scene_maps",
     "select_tau",
     "tau_choice",
 ]

@@ -3,10 +3,25 @@
 What lives where: :mod:`~camlib.data.shapes.config` (the knobs and presets), :mod:`~camlib.data.shapes.dataset`
 (:class:`Shapes`), :mod:`~camlib.data.shapes.scene` (composing an image), :mod:`~camlib.data.shapes.classes`
 (the creatures and their parts), :mod:`~camlib.data.shapes.draw` (rasterising primitives, tiles, palette),
-:mod:`~camlib.data.shapes.rng` (counter-based random streams).
+:mod:`~camlib.data.shapes.rng` (counter-based random streams), :mod:`~camlib.data.shapes.multi`
+(:class:`MultiShapes`: scenes of 2-3 creatures of different classes) and :mod:`~camlib.data.shapes.layout`
+(where a scene's creatures go: :class:`MultiConfig`, the overlap bound).
 """
 
 from camlib.data.shapes.config import PRESETS, ShapesConfig
 from camlib.data.shapes.dataset import SPLITS, Shapes, mean_box_size
+from camlib.data.shapes.layout import MultiConfig, box_overlap
+from camlib.data.shapes.multi import MultiShapes, Scene, SceneBatch
 
-__all__ = ["PRESETS", "SPLITS", "Shapes", "ShapesConfig", "mean_box_size"]
+__all__ = [
+    "PRESETS",
+    "SPLITS",
+    "MultiConfig",
+    "MultiShapes",
+    "Scene",
+    "SceneBatch",
+    "Shapes",
+    "ShapesConfig",
+    "box_overlap",
+    "mean_box_size",
+]
