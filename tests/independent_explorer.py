@@ -6,7 +6,7 @@ from the exercise's docstring with other tools than the reference (scipy labelli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,4 +49,18 @@ def erase_part(
     return logits.clone(), int(torch.argmax(logits))
 
 
-INDEPENDENT: dict[str, Callable[..., Any]] = {"check_iou_curve": iou_curve, "check_erase_part": erase_part}
+def first_disagreement(show: Callable[..., Any], indices: Sequence[int]) -> int:
+    """The app's older control names (rule=...), and the IoU-free comparison of the two boxes."""
+    for i in indices:
+        paper = torch.tensor(show(index=i, rule="max").panels[0].box)
+        choe = torch.tensor(show(index=i, rule="minmax").panels[0].box)
+        if not torch.equal(paper, choe):
+            return int(i)
+    return -1
+
+
+INDEPENDENT: dict[str, Callable[..., Any]] = {
+    "check_iou_curve": iou_curve,
+    "check_erase_part": erase_part,
+    "check_first_disagreement": first_disagreement,
+}

@@ -23,6 +23,7 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.maps`: cam_batch (CAM for a batch, one einsum), pointing (the pointing game), trimap_box.
 - :mod:`camlib.checks.metrics`: box_acc (BoxAcc and MaxBoxAcc), choose_tau (on validation; test sealed).
 - :mod:`camlib.checks.explorer`: iou_curve (the IoU-vs-tau curve, its best tau), erase_part (notebook 06).
+- :mod:`camlib.checks.driving`: first_disagreement (a function that drives the app's ``show``; notebook 06).
 
 ``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
 mistake to its check and expect its own message, so a new check only needs a spec listed in a ``SPECS`` tuple.
@@ -49,6 +50,7 @@ from camlib.checks import (
     beyond,
     boxes,
     conversion,
+    driving,
     explorer,
     maps,
     metrics,
@@ -66,6 +68,7 @@ from camlib.checks.boxes import (
     check_scale_box,
 )
 from camlib.checks.conversion import check_gapify_vgg
+from camlib.checks.driving import check_first_disagreement
 from camlib.checks.explorer import check_erase_part, check_iou_curve
 from camlib.checks.maps import check_cam_batch, check_pointing, check_trimap_box
 from camlib.checks.metrics import check_box_acc, check_choose_tau
@@ -94,6 +97,7 @@ CATALOGUE: dict[str, CheckSpec] = {
         *training.SPECS,
         *beyond.SPECS,
         *explorer.SPECS,
+        *driving.SPECS,
     )
 }
 
@@ -118,6 +122,7 @@ __all__ = [
     "check_choose_tau",
     "check_fc_head_params",
     "check_fc_params",
+    "check_first_disagreement",
     "check_gap",
     "check_gapify_vgg",
     "check_grad_cam",
