@@ -71,3 +71,37 @@ def test_learner_code_that_returns_the_best_iou_is_named() -> None:
 
     result = check_iou_curve(my_curve)
     assert result.status == "wrong" and "not the best IoU itself" in result.message
+
+
+def test_the_stand_in_show_answers_like_the_app() -> None:
+    """The check's stand-in for ``app.show`` gives the app's boxes when it holds the app's raw maps."""
+    from camlib.checks.driving import FIRST_DISAGREEMENT, ExplorerShow
+    from camlib.data.shapes import Shapes
+    from camlib.explorer import CAMExplorer
+    from camlib.models import GAPNet, NetConfig
+
+    torch.manual_seed(0)
+    net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2)).eval()
+    app = CAMExplorer({"GAP": net}, Shapes("val", size=8, image_size=32), tau=0.2)
+    maps = {}
+    for i in app.indices:
+        s = app.show(index=i, norm="raw")
+        maps[i] = app.display_map("GAP", i, s.cls, s.upsample, False)  # (H, W) raw, upsampled as shown
+    stand_in = ExplorerShow(maps)
+    for i in app.indices:
+        for norm in ("raw", "max", "minmax"):
+            assert stand_in(index=i, norm=norm).panels[0].box == app.show(index=i, norm=norm).panels[0].box
+    mine = FIRST_DISAGREEMENT.reference(stand_in, list(app.indices))
+    assert mine != -1, "a random network has maps with negative values: min-max moves some box"
+
+    def drive(show, indices):  # type: ignore[no-untyped-def]
+        return next(
+            (
+                i
+                for i in indices
+                if show(index=i, norm="max").pred_box != show(index=i, norm="minmax").pred_box
+            ),
+            -1,
+        )
+
+    assert drive(app.show, list(app.indices)) == mine  # pred_box: the first panel's box
