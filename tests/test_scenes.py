@@ -7,6 +7,9 @@ hand-built maps, and every bad argument's message.
 from __future__ import annotations
 
 import itertools
+import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,7 +29,7 @@ from camlib.localization import (
 from camlib.models import GAPNet, NetConfig
 
 N = 64  # the shipped models' image side
-SCENES = 96
+SCENES = 64
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +45,8 @@ def same(a, b) -> bool:  # noqa: ANN001
 
 # ---- the scenes ----------------------------------------------------------------------------------------------
 def test_same_scene_whatever_the_batch_and_instance(scenes) -> None:  # noqa: ANN001
-    again = MultiShapes("test", SCENES, N).batch([5, 2, 90])
-    assert same(again, tuple(t[[5, 2, 90]] for t in scenes))
+    again = MultiShapes("test", SCENES, N).batch([5, 2, 60])
+    assert same(again, tuple(t[[5, 2, 60]] for t in scenes))
     one = MultiShapes("test", SCENES, N)[2]
     n = int(scenes.counts[2])
     assert torch.equal(one.image, scenes.images[2]) and torch.equal(one.masks, scenes.masks[2, :n])
@@ -101,18 +104,18 @@ def test_creatures_of_one_scene_have_different_classes(scenes) -> None:  # noqa:
 
 @pytest.mark.parametrize("max_overlap", [0.0, 0.1, 0.3])
 def test_no_two_boxes_overlap_beyond_the_bound(max_overlap: float) -> None:
-    b = MultiShapes("val", 48, N, config=MultiConfig(objects=(3, 3), max_overlap=max_overlap)).batch(
-        range(48)
+    b = MultiShapes("val", 32, N, config=MultiConfig(objects=(3, 3), max_overlap=max_overlap)).batch(
+        range(32)
     )
     worst = 0.0
-    for i in range(48):
+    for i in range(32):
         n = int(b.counts[i])
         for p, q in itertools.combinations(range(n), 2):
             worst = max(worst, float(box_overlap(b.boxes[i, p], b.boxes[i, q])))
     assert worst <= max_overlap + 1e-6
     # the scenes that fell back hold two creatures; the others the three asked for
     assert (b.counts[~b.fallback] == 3).all() and (b.counts[b.fallback] == 2).all()
-    assert int(b.fallback.sum()) < 48 // 3
+    assert int(b.fallback.sum()) < 32 // 3
     if max_overlap > 0:
         assert worst > 0, "the bound is reached, not avoided by keeping every box apart"
 
@@ -172,6 +175,9 @@ def test_score_scene_maps_exact_values() -> None:
     assert s.per_class["b"].objects == 2 and s.per_class["b"].pointing == 50.0
     assert s.per_class["b"].mass_share == 0.0 and s.per_class["c"].pointing == 0.0
     assert s.mass_share == pytest.approx(100 * (1 + 0 + 0.75 + 0 + 0) / 5)
+    # class b's miss in scene 0 points at class a's creature; class c's miss points at no creature
+    assert s.on_other == pytest.approx(20.0) and s.per_class["b"].on_other == 50.0
+    assert s.per_class["c"].on_other == 0.0 and s.per_class["a"].on_other == 0.0
     tight = score_scene_maps(maps, labels, boxes, ["a", "b", "c"], "demo", tolerance=3.0)
     assert tight.per_class["b"].pointing == 0.0
     assert score_scene_maps(maps, labels, boxes, ["a", "b", "c"], "demo").tolerance == pytest.approx(15 / 7)
@@ -260,3 +266,28 @@ def test_bad_score_inputs_name_the_fix() -> None:
         positive_mass_share(maps[:, 0], boxes)
     with pytest.raises(ValueError, match="pass a SceneBatch's labels"):
         scene_maps(GAPNet(6, NetConfig(widths=(8,), downsample=1)), torch.rand(2, 3, 32, 32), labels)
+
+
+# ---- the report script ---------------------------------------------------------------------------------------
+def test_the_report_script_writes_its_three_files_and_keeps_existing_ones(tmp_path, capsys) -> None:  # noqa: ANN001
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import multi_object  # a script of the repository
+
+    argv = ["--scenes", "6", "--prior-scenes", "8", "--out", str(tmp_path)]
+    assert multi_object.main(argv) == 0
+    doc = json.loads((tmp_path / "multi_object_fast.json").read_text())
+    assert doc["scenes"] == 6 and doc["seed"] == 0 and doc["dataset"]["image_size"] == N
+    assert set(doc["scores"]) == {"gap", "gap_fast", "gmp", "center"}
+    assert (
+        doc["scores"]["gap"]["objects"]
+        == doc["objects"]
+        == sum(int(k) * v for k, v in doc["scenes_with"].items())
+    )
+    md = (tmp_path / "multi_object_fast.md").read_text()
+    assert "centred prior" in md and "| **all** |" in md
+    assert (tmp_path / "multi_object_topk.png").read_bytes()[:4] == b"\x89PNG"
+    before = (tmp_path / "multi_object_fast.md").read_bytes()
+    with pytest.raises(SystemExit):
+        multi_object.main(argv)  # no --force: the existing report stays
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "multi_object_fast.md").read_bytes() == before

@@ -10,8 +10,9 @@ same map for every class), judged two ways against that class's box:
 - **mass share**: the share of the map's positive mass inside the class's box,
   ``sum_{(x, y) in box} max(M_c, 0) / sum_{x, y} max(M_c, 0)`` (0 for a map with no positive value).
 
-A map that lights up another creature of the scene misses and puts its mass outside its box. Scores are per class
-(over the scenes where that class is present) and overall (every object counts once).
+A map that lights up another creature of the scene misses and puts its mass outside its box; **on another** counts
+those misses whose maximum falls on (within the tolerance of) another present creature's box instead. Scores are
+per class (over the scenes where that class is present) and overall (every object counts once).
 """
 
 from __future__ import annotations
@@ -93,11 +94,13 @@ def prior_scene_maps(labels: Tensor, height: int, width: int, box_wh: tuple[floa
 
 @dataclass(frozen=True)
 class ClassScore:
-    """One class's scores: objects (scenes where it is present), pointing (%), mass_share (%, the mean)."""
+    """One class's scores: objects (scenes where it is present), pointing (%), mass_share (%, the mean) and
+    on_other (%: misses whose maximum lies on another present creature's box)."""
 
     objects: int
     pointing: float
     mass_share: float
+    on_other: float
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class MultiObjectScore:
         scenes, objects: how many scenes and objects were scored.
         pointing: pointing game over every object, in %.
         mass_share: mean share of a map's positive mass inside its class's box, in %.
+        on_other: % of objects whose map misses its own box but points at another present creature's box.
         per_class: class name -> :class:`ClassScore`, for the classes present at least once.
         tolerance: the pointing game's tolerance, in pixels.
     """
@@ -118,6 +122,7 @@ class MultiObjectScore:
     objects: int
     pointing: float
     mass_share: float
+    on_other: float
     tolerance: float
     per_class: dict[str, ClassScore] = field(default_factory=dict)
 
@@ -172,11 +177,19 @@ def score_scene_maps(
     m, lab, bx = maps[valid], labels[valid], boxes[valid]  # (O, H, W), (O,), (O, 4)
     hits = pointing_hits(m, box_pixels(bx, h, w), tolerance=tol).float()  # (O,)
     share = positive_mass_share(m, bx)  # (O,)
+    pix = box_pixels(boxes, h, w) & valid[..., None, None]  # (B, M, H, W)
+    others = (pix.sum(1, keepdim=True) - pix.int()).gt(0)[valid]  # (O, H, W) the other present boxes' pixels
+    some = others.flatten(1).any(1)  # (O,)
+    on_other = torch.zeros_like(hits, dtype=torch.bool)
+    if some.any():
+        on_other[some] = pointing_hits(m[some], others[some], tolerance=tol)
+    on_other = (on_other & (hits == 0)).float()  # (O,)
     per_class = {
         class_names[c]: ClassScore(
             objects=int((lab == c).sum()),
             pointing=100 * float(hits[lab == c].mean()),
             mass_share=100 * float(share[lab == c].mean()),
+            on_other=100 * float(on_other[lab == c].mean()),
         )
         for c in sorted(set(lab.tolist()))
     }
@@ -186,6 +199,7 @@ def score_scene_maps(
         objects=int(valid.sum()),
         pointing=100 * float(hits.mean()),
         mass_share=100 * float(share.mean()),
+        on_other=100 * float(on_other.mean()),
         tolerance=tol,
         per_class=per_class,
     )
