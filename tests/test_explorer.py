@@ -97,7 +97,7 @@ def test_initial_state(app: CAMExplorer, samples: list[Sample]) -> None:
     [
         (0, 2, 0.2, "bilinear", True, "max"),
         (5, 4, 0.5, "nearest", True, "minmax"),
-        (7, 0, 0.35, "bicubic", False, "minmax"),
+        (7, 0, 0.35, "bicubic", True, "minmax"),  # raw maps take the paper's rule: one normalisation control
         (3, 1, 0.3, "bilinear", False, "max"),
     ],
 )
@@ -143,9 +143,9 @@ def test_widgets_drive_the_state(app: CAMExplorer) -> None:
         before = app.image_widget.value
         widget.value = value
         assert app.image_widget.value != before
-    app.map_buttons.value = False
+    app.norm_buttons.value = "raw"
     assert app.state.normalised is False and "raw map" in app.status.value
-    app.rule_buttons.value = "minmax"
+    app.norm_buttons.value = "minmax"
     assert app.state.rule == "minmax" and "m ≥ min + 0.90 (max − min)" in app.status.value
     assert (app.state.alpha, app.state.cmap, app.state.upsample) == (0.9, "gray", "nearest")
 
@@ -240,7 +240,7 @@ def test_errors_while_drawing_go_to_the_status_line(
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(app, "view", boom)
+    monkeypatch.setattr(app, "scene", boom)
     app.tau_slider.value = 0.55  # no exception escapes the callback
     assert "could not draw: RuntimeError: disk on fire" in app.status.value
 
@@ -270,7 +270,7 @@ def _signed_case(app: CAMExplorer) -> tuple[int, int, torch.Tensor]:
 def test_the_box_rule_control_paper_vs_min_max(app: CAMExplorer, samples: list[Sample]) -> None:
     """The paper's rule (default) keeps m >= tau * max of the raw map; min-max tau keeps m >= min + tau (max - min),
     and the status line and snapshot say which: never "tau x max" for a min-max threshold."""
-    assert app.rule_buttons.value == "max" and [v for _, v in app.rule_buttons.options] == ["max", "minmax"]
+    assert app.norm_buttons.value == "max" and [v for _, v in app.norm_buttons.options] == ["raw", "max", "minmax"]
     i, c, up = _signed_case(app)
     paper = app.show(index=i, cls=c, tau=0.2, rule="max")
     assert paper.panels[0].box == tuple(largest_component_box(up, 0.2).tolist())
@@ -339,7 +339,7 @@ def test_bad_construction_names_the_fix(samples: list[Sample]) -> None:
 
 
 def test_snapshot_is_a_static_figure(app: CAMExplorer) -> None:
-    app.show(index=5, tau=0.4)
+    app.show(index=5, tau=0.4, curve=False)  # with the curve on, a last row shows it (tests/test_explorer2.py)
     fig = app.snapshot(indices=[0, 5], taus=[0.2, 0.6])
     *panels, bar = fig.axes  # 2 images x (the image once + 2 taus x 2 models), then one colour bar
     assert isinstance(fig, Figure) and len(panels) == 2 * 5

@@ -1,13 +1,17 @@
 """The CAM explorer: an ipywidgets 8 app to play with class activation maps, their boxes and the threshold.
 
 It shows the image with its ground-truth box and, for each model (e.g. GAP and GMP side by side), the map of
-the chosen class over the image with a box and its IoU with the ground truth. The box rule is a control: the
-paper's (Zhou et al., CVPR 2016, Sec. 3.1: keep ``m >= tau * max(m)``, tau = 0.2, box the largest connected
-component; the default) or Choe et al.'s min-max tau (keep ``m >= min + tau * (max - min)``, as MaxBoxAcc does). Predictions for
-all images are computed once, batched, when the app is built; maps are cached; an update is numpy + PIL into one
-PNG shown by an ``ipywidgets.Image`` (no matplotlib figure, so nothing leaks), a few ms at 64 px. Out-of-range
-values are clamped or rejected with a message in the status line, never a traceback. Boxes are XYXY in image
-pixels with exclusive right/bottom edges.
+the chosen class over the image with a box and its IoU with the ground truth. The normalisation is a control:
+raw, max-normalised (the paper's rule, Zhou et al., CVPR 2016, Sec. 3.1: keep ``m >= tau * max(m)``, tau = 0.2,
+box the largest connected component; the default) or min-max normalised (Choe et al.: keep
+``m >= min + tau * (max - min)``, as MaxBoxAcc does); so is the box (the largest component, or the best of all
+components as MaxBoxAccV2 counts). The lesson's controls add the IoU-vs-tau curve with its best tau, the channels
+``w_k^c f_k`` that sum to the CAM, the map of a class minus its twin's, the image with its part (or a square)
+erased, the map method and the model (the app's own, or a shipped checkpoint). Predictions for all images are
+computed once, batched, when the app is built; maps are cached; an update is numpy + PIL into PNGs shown by
+``ipywidgets.Image`` (no matplotlib figure, so nothing leaks), a few ms at 64 px. Out-of-range values are clamped
+or rejected with a message in the status line, never a traceback. Boxes are XYXY in image pixels with exclusive
+right/bottom edges. Several-object scenes are not supported yet.
 
 Example:
     >>> from camlib.models import GAPNet, NetConfig
@@ -34,18 +38,18 @@ import torch
 from torch import nn
 
 from camlib.data.sample import Sample, SampleDataset
-from camlib.explorer.controls import ExplorerControls
+from camlib.explorer.lesson import LessonControls
 from camlib.explorer.options import ExplorerOptions
-from camlib.explorer.render import ExplorerState, compose, png_bytes
+from camlib.explorer.render import compose, png_bytes
 from camlib.explorer.snapshot import snapshot_figure
+from camlib.explorer.state import ExplorerState
 from camlib.explorer.status import status_html
-from camlib.explorer.views import CAMViews
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-class CAMExplorer(ExplorerControls, CAMViews):
+class CAMExplorer(LessonControls):
     """Interactive explorer of class activation maps, their boxes and IoUs; display it, or drive it by code.
 
     Args:
@@ -62,8 +66,10 @@ class CAMExplorer(ExplorerControls, CAMViews):
     Attributes:
         widget: the top-level ``VBox``; ``image_widget`` (the PNG), ``status`` (HTML status line) and the
             controls ``index_slider``, ``filter_dropdown``, ``random_button``, ``class_dropdown``,
-            ``tau_slider``, ``rule_buttons`` (the box rule), ``alpha_slider``, ``cmap_dropdown``,
-            ``upsample_buttons``, ``map_buttons`` (normalised or raw display).
+            ``tau_slider``, ``norm_buttons`` (raw / ÷ max / min-max), ``components_buttons`` (largest or all),
+            ``alpha_slider``, ``cmap_dropdown``, ``upsample_buttons``; the lesson's ``curve_checkbox`` (and
+            ``curve_image``), ``channels_slider`` (and ``channels_image``), ``twin_checkbox``,
+            ``erase_dropdown``, ``erase_x``, ``erase_y``, ``erase_size``, ``method_dropdown``, ``model_dropdown``.
         state: what is shown (:class:`~camlib.explorer.render.ExplorerState`).
     """
 
@@ -81,6 +87,7 @@ class CAMExplorer(ExplorerControls, CAMViews):
         self._filter_key = "all"
         self._state: ExplorerState | None = None
         self._build_controls(opts, self.indices, self.class_names, next(iter(self.models)))
+        self._build_lesson(opts)
         self.image_widget = W.Image(format="png")
         self.status = W.HTML()
         self.tau_slider.add_class("cam-tau")
@@ -88,24 +95,28 @@ class CAMExplorer(ExplorerControls, CAMViews):
         self.index_slider.observe(self._on_index, names="value")
         self.filter_dropdown.observe(self._on_filter, names="value")
         self.random_button.on_click(self._on_random)
-        for w in (
-            self.class_dropdown,
-            self.tau_slider,
-            self.rule_buttons,
+        looks = [self.class_dropdown, self.tau_slider, self.norm_buttons, self.components_buttons]
+        for w in [
+            *looks,
             self.alpha_slider,
             self.cmap_dropdown,
             self.upsample_buttons,
-            self.map_buttons,
-        ):
+            *self._lesson_widgets(),
+        ]:
             w.observe(self._on_look, names="value")
+        self.method_dropdown.observe(self._on_method, names="value")
+        self.model_dropdown.observe(self._on_model, names="value")
         rows = [
             [self.index_slider, self.random_button, self.filter_dropdown],
             [self.class_dropdown, self.tau_slider],
-            [self.rule_buttons],
-            [self.alpha_slider, self.cmap_dropdown],
-            [self.upsample_buttons, self.map_buttons],
+            [self.norm_buttons],
+            [self.components_buttons, self.curve_checkbox],
+            [self.alpha_slider, self.cmap_dropdown, self.upsample_buttons],
+            [self.model_dropdown, self.method_dropdown, self.channels_slider, self.twin_checkbox],
+            [self.erase_dropdown, self.erase_x, self.erase_y, self.erase_size],
         ]
-        self.widget = W.VBox([*(W.HBox(r) for r in rows), self.image_widget, self.status])
+        views = [self.image_widget, self.curve_image, self.channels_image, self.status]
+        self.widget = W.VBox([*(W.HBox(r) for r in rows), *views])
         self.widget.add_class("cam-explorer")
         self._set_index(self.indices[0])
         self._render()
@@ -126,63 +137,11 @@ class CAMExplorer(ExplorerControls, CAMViews):
         """``{model name: (H, W) map}`` the shown boxes come from: upsampled and normalised by the box rule (max
         or min-max, so in [0, 1] with max 1: the box keeps ``map >= tau``), whatever the display."""
         s = self.state
+        if s.twin is not None or s.erase != "none":
+            raise ValueError(
+                "current_maps() gives the intact image's maps of one class: untick twin, erase nothing"
+            )
         return {n: self.display_map(n, s.index, s.cls, s.upsample, True, s.rule) for n in self.models}
-
-    # ---- setters: change widgets without redrawing; return warnings ------------------------------------------
-    def _set_index(self, index: Any) -> list[str]:
-        try:
-            idx = operator.index(index)
-        except TypeError:
-            return [f"image index must be an integer, got {index!r}: kept #{self.index_slider.value}"]
-        msgs = []
-        if idx not in self._row:
-            near = min(self.indices, key=lambda i: (abs(i - idx), i))
-            lo, hi = min(self.indices), max(self.indices)
-            msgs.append(f"image {idx} is not in the explorer (images {lo}..{hi}): showing {near}")
-            idx = near
-        with self._hold():
-            if idx not in self.index_slider.options:
-                msgs.append("switched the filter to all images")
-                self._filter_key = self.filter_dropdown.value = "all"
-                self.index_slider.options = self.indices
-            self.index_slider.value = idx
-            row = self._row[idx]
-            self.class_dropdown.options = self.class_options(idx, self.top_k)
-            self.class_dropdown.value = int(self.preds[row])
-        return msgs
-
-    def _set_class(self, cls: Any) -> list[str]:
-        try:
-            c = operator.index(cls)
-        except TypeError:
-            return [f"class must be an integer id, got {cls!r}"]
-        if not 0 <= c < self.num_classes:
-            n = self.num_classes
-            return [
-                f"class {c} does not exist: the models have {n} classes (0 = {self.class_names[0]} … "
-                f"{n - 1} = {self.class_names[-1]}); kept {self.class_names[self.class_dropdown.value]}"
-            ]
-        with self._hold():
-            if c not in [v for _, v in self.class_dropdown.options]:
-                extra = (f"{self.class_names[c]} (chosen)", c)
-                self.class_dropdown.options = [
-                    *self.class_options(self.index_slider.value, self.top_k),
-                    extra,
-                ]
-            self.class_dropdown.value = c
-        return []
-
-    def _apply_filter(self, key: str) -> list[str]:
-        keep = self.filtered(key)
-        with self._hold():
-            if not keep:
-                label = {v: k for k, v in self.filter_dropdown.options}[key]
-                self.filter_dropdown.value = self._filter_key
-                return [f"no image matches '{label}': kept the previous filter"]
-            self._filter_key = self.filter_dropdown.value = key
-            current = self.index_slider.value
-            self.index_slider.options = keep
-            return self._set_index(current if current in keep else keep[0])
 
     def show(
         self,
@@ -193,19 +152,36 @@ class CAMExplorer(ExplorerControls, CAMViews):
         alpha: float | None = None,
         cmap: str | None = None,
         upsample: str | None = None,
+        norm: str | None = None,
         normalised: bool | None = None,
         rule: str | None = None,
         filter: str | None = None,
+        components: str | None = None,
+        curve: bool | None = None,
+        channels: int | None = None,
+        twin: bool | None = None,
+        erase: str | None = None,
+        square: tuple[int, int, int] | None = None,
+        method: str | None = None,
+        model: str | None = None,
     ) -> ExplorerState:
         """Set controls from code, redraw once, return the new :attr:`state`.
 
         ``index`` is a dataset index (a new image selects its predicted class unless ``cls`` is given);
-        ``filter`` is ``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``; ``rule`` is ``"max"`` (the paper's
-        tau x max) or ``"minmax"`` (Choe et al.'s min-max tau). Out-of-range values are clamped
-        or rejected; the reason is in ``state.message`` and in the status line.
+        ``filter`` is ``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``; ``norm`` is ``"raw"``, ``"max"``
+        (the paper's tau x max) or ``"minmax"`` (Choe et al.'s min-max tau); ``rule`` (``"max"`` | ``"minmax"``)
+        and ``normalised`` (``False``: raw) are older names for it. ``components``: ``"largest"`` | ``"all"``;
+        ``curve``, ``twin``: bools; ``channels``: 0 (off) to 8; ``erase``: ``"none"``, ``"part"``, ``"square"``
+        with ``square=(x, y, size)``; ``method``: a name of :data:`camlib.cam.METHODS`; ``model``: one of
+        ``model_dropdown.options``. Out-of-range values are clamped or rejected; the reason is in
+        ``state.message`` and in the status line.
         """
         msgs: list[str] = []
         with self._hold():
+            if model is not None:
+                msgs += self._set_model(model) + self._refresh()
+            if method is not None:
+                msgs += self._set_method(method)
             if filter is not None:
                 msgs += self._set_choice(self.filter_dropdown, filter, "filter") or self._apply_filter(filter)
             if index is not None:
@@ -217,12 +193,21 @@ class CAMExplorer(ExplorerControls, CAMViews):
             choices: list[tuple[Any, Any, str]] = [
                 (self.cmap_dropdown, cmap, "colormap"),
                 (self.upsample_buttons, upsample, "mode"),
-                (self.map_buttons, normalised, "map scaling"),
-                (self.rule_buttons, rule, "box rule"),
+                (self.components_buttons, components, "boxes"),
+                (self.erase_dropdown, erase, "erase"),
             ]
             msgs += [m for w, v, what in choices if v is not None for m in self._set_choice(w, v, what)]
+            msgs += self._set_norm(norm, normalised, rule)
+            for box, v, what in ((self.curve_checkbox, curve, "curve"), (self.twin_checkbox, twin, "twin")):
+                msgs += [] if v is None else self._set_bool(box, v, what)
+            msgs += [] if channels is None else self._set_int(self.channels_slider, channels, "channels")
+            msgs += [] if square is None else self._set_square(square)
         self._render("; ".join(msgs))
         return self.state
+
+    def _refresh(self) -> list[str]:
+        """After a new first model: its predictions drive the class menu and the filters."""
+        return self._apply_filter(self._filter_key)
 
     # ---- callbacks -----------------------------------------------------------------------------------------
     def _on_index(self, change: dict[str, Any]) -> None:
@@ -232,6 +217,16 @@ class CAMExplorer(ExplorerControls, CAMViews):
     def _on_filter(self, change: dict[str, Any]) -> None:
         if not self._busy:
             self._render("; ".join(self._apply_filter(change["new"])))
+
+    def _on_method(self, change: dict[str, Any]) -> None:
+        if not self._busy:
+            self._render("; ".join(self._set_method(change["new"])))
+
+    def _on_model(self, change: dict[str, Any]) -> None:
+        if not self._busy:
+            with self._hold():
+                msgs = self._set_model(change["new"]) + self._refresh()
+            self._render("; ".join(msgs))
 
     def _on_random(self, _button: Any = None) -> None:
         options = list(self.index_slider.options)
@@ -243,18 +238,21 @@ class CAMExplorer(ExplorerControls, CAMViews):
             self._render()
 
     def _render(self, message: str = "") -> None:
-        """Redraw image and status line from the widgets; an error becomes a message, never a traceback."""
+        """Redraw the images and the status line from the widgets; an error becomes a message, never a traceback."""
         try:
-            index, cls, tau = (
-                int(self.index_slider.value),
-                int(self.class_dropdown.value),
-                self.tau_slider.value,
+            index, cls = int(self.index_slider.value), int(self.class_dropdown.value)
+            sc = self.scene(
+                index, cls, float(self.tau_slider.value), self._look(), self._extras(), self._filter_key
             )
-            panels, state = self.view(index, cls, float(tau), self._look(), self._filter_key)
-            img = compose(panels)
+            img = compose(sc.panels)
             self.image_widget.value = png_bytes(img)
             self.image_widget.width, self.image_widget.height = str(img.width), str(img.height)  # 1:1 pixels
-            self._state = replace(state, message=message)
+            for widget, extra in ((self.curve_image, sc.curve), (self.channels_image, sc.channels)):
+                widget.layout.display = "none" if extra is None else None
+                if extra is not None:
+                    widget.value = png_bytes(extra)
+                    widget.width, widget.height = str(extra.width), str(extra.height)
+            self._state = replace(sc.state, message="; ".join(m for m in (message, *sc.notes) if m))
             opts = list(self.index_slider.options)
             where = f" ({opts.index(index) + 1} of {len(opts)} shown)"
             self.status.value = status_html(self._state, self.class_names, where)
@@ -274,8 +272,10 @@ class CAMExplorer(ExplorerControls, CAMViews):
         """The app's views as a matplotlib figure, for front ends without widgets (GitHub, nbval).
 
         One row per image: the image with its ground-truth box (once), then for each tau each model's map and
-        box, with the current look (alpha, colormap, upsampling, scaling) and box rule. Defaults: the current image
-        and tau; ``cls=None`` uses each image's predicted class (of the first model).
+        box, with the current look (alpha, colormap, upsampling, normalisation, components). Defaults: the current
+        image and tau; ``cls=None`` uses each image's predicted class (of the first model). When the current view
+        has the IoU-vs-tau curve, the channels, a twin difference or an erased part, a last row shows the current
+        view as the app does.
 
         Raises:
             ValueError: an index not explored, a class out of range or a tau outside [0, 1].
@@ -283,7 +283,11 @@ class CAMExplorer(ExplorerControls, CAMViews):
         s = self.state
         idx = [s.index] if indices is None else [operator.index(i) for i in indices]
         views = [(i, cls, float(t)) for i in idx for t in ([s.tau] if taus is None else taus)]
-        return snapshot_figure(self, views, self._look(), dpi=dpi)
+        ex = self._extras()
+        current = None
+        if ex.curve or ex.channels or ex.twin or ex.erase != "none":
+            current = self.scene(s.index, s.cls, s.tau, self._look(), ex, s.filter)
+        return snapshot_figure(self, views, self._look(), dpi=dpi, current=current)
 
 
 __all__ = ["CAMExplorer"]

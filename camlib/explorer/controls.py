@@ -8,6 +8,7 @@ clamped or rejected with a message that the app shows in its status line.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,16 +17,19 @@ import ipywidgets as W
 
 from camlib.cam import UPSAMPLE_MODES
 from camlib.explorer.options import CMAPS, ExplorerOptions
-from camlib.explorer.views import Look
+from camlib.explorer.scene import Look
 
 _STYLE = {"description_width": "72px"}
 
-#: the box-rule buttons: the paper's threshold (a fraction of the max) or Choe et al.'s (of the min-max range)
-RULE_LABELS = {"max": "τ × max (paper: 20%)", "minmax": "min–max τ (Choe et al.)"}
-RULE_TOOLTIPS = {
-    "max": "the paper's rule: keep m ≥ τ × max(m), box the largest connected region (Zhou et al. use τ = 0.2)",
-    "minmax": "Choe et al.'s: min-max normalise, keep m ≥ min + τ (max − min) (MaxBoxAcc's convention)",
+#: the normalisation buttons, in the course's vocabulary (:data:`camlib.cam.NORMALIZATION_LABELS`); the box
+#: keeps the shown map >= tau x its max: on a raw or max-normalised map the paper's rule, on a min-max one Choe et al.'s
+NORM_LABELS = {"raw": "raw map", "max": "÷ max (paper: 20% rule)", "minmax": "min–max (Choe et al.)"}
+NORM_TOOLTIPS = {
+    "raw": "the map in logit units; the box: the paper's rule m ≥ τ × max(m)",
+    "max": "max-normalised: ReLU(m) ÷ max(m); the paper's rule keeps m ≥ τ × max (Zhou et al. use τ = 0.2)",
+    "minmax": "min–max normalised to [0, 1]; the box keeps m ≥ min + τ (max − min) (Choe et al.'s MaxBoxAcc)",
 }
+COMPONENT_LABELS = {"largest": "largest component (paper)", "all": "all components (MaxBoxAccV2)"}
 
 
 def _unit_slider(value: float, description: str, **kw: Any) -> W.FloatSlider:
@@ -51,13 +55,8 @@ class ExplorerControls:
         self, opts: ExplorerOptions, indices: Sequence[int], class_names: Sequence[str], first: str
     ) -> None:
         """Create every control with its first value (no callbacks yet)."""
-        tau, alpha, cmap, upsample, normalised = (
-            opts.tau,
-            opts.alpha,
-            opts.cmap,
-            opts.upsample,
-            opts.normalised,
-        )
+        tau, alpha, cmap, upsample = opts.tau, opts.alpha, opts.cmap, opts.upsample
+        norm = "raw" if not opts.normalised else opts.rule
         filters = [
             ("all images", "all"),
             (f"correctly classified ({first})", "correct"),
@@ -71,11 +70,21 @@ class ExplorerControls:
         self.random_button = W.Button(description="random", icon="random", layout=W.Layout(width="90px"))
         self.class_dropdown = W.Dropdown(description="class", style=_STYLE, layout=W.Layout(width="420px"))
         self.tau_slider = _unit_slider(tau, "τ (box)", layout=W.Layout(width="420px"))
-        self.rule_buttons = W.ToggleButtons(
-            options=[(label, how) for how, label in RULE_LABELS.items()],
-            value=opts.rule,
-            description="box rule",
-            tooltips=[RULE_TOOLTIPS[how] for how in RULE_LABELS],
+        self.norm_buttons = W.ToggleButtons(
+            options=[(label, how) for how, label in NORM_LABELS.items()],
+            value=norm,
+            description="normalise",
+            tooltips=[NORM_TOOLTIPS[how] for how in NORM_LABELS],
+            style={**_STYLE, "button_width": "170px"},
+        )
+        self.components_buttons = W.ToggleButtons(
+            options=[(label, how) for how, label in COMPONENT_LABELS.items()],
+            value="largest",
+            description="boxes",
+            tooltips=[
+                "the paper's box: the largest connected region above the threshold",
+                "every connected region: the one whose box fits the ground truth best (MaxBoxAccV2)",
+            ],
             style={**_STYLE, "button_width": "200px"},
         )
         self.alpha_slider = _unit_slider(alpha, "alpha")
@@ -86,16 +95,8 @@ class ExplorerControls:
             description="upsample",
             style={**_STYLE, "button_width": "72px"},
         )
-        self.map_buttons = W.ToggleButtons(
-            options=[("normalised", True), ("raw", False)],
-            tooltips=[
-                "the map the box rule thresholds, in [0, 1]",
-                "logit units, on the predicted class's scale",
-            ],
-            value=bool(normalised),
-            description="map",
-            style={**_STYLE, "button_width": "100px"},
-        )
+        for w, cls in ((self.norm_buttons, "cam-norm"), (self.components_buttons, "cam-components")):
+            w.add_class(cls)
 
     @contextmanager
     def _hold(self) -> Iterator[None]:
@@ -126,11 +127,44 @@ class ExplorerControls:
             widget.value = value
         return []
 
-    def _look(self) -> Look:
+    def _set_int(self, widget: W.IntSlider, value: Any, what: str) -> list[str]:
+        try:
+            v = operator.index(value)
+        except TypeError:
+            return [f"{what} must be an integer in {widget.min}..{widget.max}, got {value!r}"]
+        clamped = min(max(v, widget.min), widget.max)
+        with self._hold():
+            widget.value = clamped
         return (
+            [] if clamped == v else [f"{what} = {v} is outside {widget.min}..{widget.max}: using {clamped}"]
+        )
+
+    def _set_bool(self, widget: W.Checkbox, value: Any, what: str) -> list[str]:
+        if not isinstance(value, bool):
+            return [f"{what} must be True or False, got {value!r}"]
+        with self._hold():
+            widget.value = value
+        return []
+
+    def _set_norm(self, norm: Any, normalised: Any, rule: Any) -> list[str]:
+        """The normalisation, from ``norm`` or the older ``normalised`` / ``rule`` (``rule="minmax"``: min-max,
+        ``rule="max"``: ÷ max, ``normalised=False``: raw)."""
+        if norm is None and rule is not None:
+            norm = rule if rule != "max" or normalised is not False else "raw"
+        elif norm is None and normalised is not None:
+            if not isinstance(normalised, bool):
+                return [f"normalised must be True or False, got {normalised!r}"]
+            cur = self.norm_buttons.value
+            norm = "raw" if not normalised else ("max" if cur == "raw" else cur)
+        if norm is None:
+            return []
+        return self._set_choice(self.norm_buttons, norm, "box rule" if rule is not None else "normalisation")
+
+    def _look(self) -> Look:
+        return Look(
             float(self.alpha_slider.value),
             str(self.cmap_dropdown.value),
             str(self.upsample_buttons.value),
-            bool(self.map_buttons.value),
-            str(self.rule_buttons.value),
+            str(self.norm_buttons.value),
+            str(self.components_buttons.value),
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from camlib.cam import METHODS, NORMALIZATIONS, UPSAMPLE_MODES, MapMethod
 
@@ -46,6 +47,11 @@ class ExplorerOptions:
         display_size: approximate side of each displayed panel in pixels (images are upscaled nearest).
         seed: seed of the "random" button.
         batch_size: images per forward pass when predicting the whole set.
+        twins: ``{class name: its twin's name}`` for the twin difference; default the dataset's ``twins``
+            attribute, else the embedded dataset's (:func:`camlib.explorer.analysis.shapes_twins`).
+        catalogue: the models the model drop-down offers besides the app's own, ``{label: model or a function
+            that loads it}``; default ``None``: every shipped checkpoint, as ``"zoo:<name>"`` (:mod:`camlib.zoo`),
+            loaded when chosen; ``{}``: none.
 
     Raises:
         ValueError: a value out of range or not among the choices; the message lists the valid ones.
@@ -65,6 +71,8 @@ class ExplorerOptions:
     display_size: int = 256
     seed: int = 0
     batch_size: int = 256
+    twins: Mapping[str, str] | None = None
+    catalogue: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("tau", "alpha"):

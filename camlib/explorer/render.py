@@ -8,6 +8,7 @@ scale ``s`` covers display pixels ``x1*s .. x2*s - 1``.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,75 +18,13 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from camlib.cam import normalize, upsample
+from camlib.explorer.state import ExplorerState, PanelState
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR, rgb255
 from camlib.viz.figures import overlay
 
 #: the course's box colours (:mod:`camlib.viz.colours`) as RGB: ground truth, box from the map, the part
 GT_RGB, CAM_RGB, PART_RGB = rgb255(GT_COLOUR), rgb255(PRED_COLOUR), rgb255(PART_COLOUR)
 TITLE_HEIGHT = 18
-
-
-@dataclass(frozen=True)
-class PanelState:
-    """What one model shows for the current image and class.
-
-    Attributes:
-        name: the model's name in the app (``"GAP"``).
-        method: how its map is computed (a name of :data:`camlib.cam.METHODS`, or a function's name).
-        pred: its predicted class; ``prob`` the softmax probability of that prediction.
-        cls_prob: the probability it gives to the class whose map is shown.
-        box: XYXY box of the paper's rule at ``tau`` (image pixels, exclusive edges); ``(0, 0, 0, 0)`` = no box.
-        iou: IoU of ``box`` with the ground-truth box, ``None`` when the dataset has no boxes.
-    """
-
-    name: str
-    method: str
-    pred: int
-    prob: float
-    cls_prob: float
-    box: tuple[float, float, float, float]
-    iou: float | None
-
-
-@dataclass(frozen=True)
-class ExplorerState:
-    """Everything the explorer shows, as plain values (for tests and for the learner's own code).
-
-    Attributes:
-        index: dataset index of the image; ``label`` its true class; ``cls`` the class whose map is shown.
-        tau: the threshold; ``alpha``, ``cmap``, ``upsample``, ``normalised`` (shown normalised or raw): the look.
-        rule: the box rule: ``"max"`` keeps ``m >= tau * max(m)`` (the paper's), ``"minmax"`` keeps the min-max
-            normalised map ``>= tau`` (Choe et al.'s).
-        filter: the image filter (``"all"``, ``"correct"``, ``"wrong"`` or ``"class:K"``).
-        gt_box: the ground-truth box (XYXY, exclusive edges) or ``None``; ``part_box`` the part's box or ``None``.
-        panels: one :class:`PanelState` per model, the first model first.
-        message: the last warning (an out-of-range value that was clamped or rejected), else ``""``.
-    """
-
-    index: int
-    label: int
-    cls: int
-    tau: float
-    alpha: float
-    cmap: str
-    upsample: str
-    normalised: bool
-    rule: str
-    filter: str
-    gt_box: tuple[float, float, float, float] | None
-    part_box: tuple[float, float, float, float] | None
-    panels: tuple[PanelState, ...]
-    message: str = ""
-
-    @property
-    def pred_box(self) -> tuple[float, float, float, float]:
-        """The first model's box."""
-        return self.panels[0].box
-
-    @property
-    def iou(self) -> float | None:
-        """The first model's IoU with the ground truth."""
-        return self.panels[0].iou
 
 
 #: how the explorer names the label of an image without one (ImageFolder's flat layout gives -1)
@@ -188,7 +127,9 @@ def draw_boxes(panel: Image.Image, boxes: Sequence[DrawBox], scale: int) -> Imag
     return out
 
 
-def _font(size: int = 12) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+@functools.lru_cache(maxsize=8)
+def font(size: int = 12) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """PIL's default font at ``size`` px, loaded once (loading it costs more than drawing a panel)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: fixed-size bitmap font
@@ -199,7 +140,7 @@ def titled(panel: Image.Image, title: str) -> Image.Image:
     """``panel`` with a white strip of :data:`TITLE_HEIGHT` px above it holding ``title``."""
     out = Image.new("RGB", (panel.width, panel.height + TITLE_HEIGHT), "white")
     out.paste(panel, (0, TITLE_HEIGHT))
-    ImageDraw.Draw(out).text((3, 2), title, fill=(0, 0, 0), font=_font())
+    ImageDraw.Draw(out).text((3, 2), title, fill=(0, 0, 0), font=font())
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
@@ -11,16 +12,22 @@ from matplotlib.figure import Figure
 
 from camlib.cam import normalization_label
 from camlib.explorer.render import class_label
+from camlib.explorer.scene import Look, Scene
 from camlib.explorer.status import rule_text
-from camlib.explorer.views import CAMViews, Look
+from camlib.explorer.views import CAMViews
 from camlib.viz.colours import GT_COLOUR, PART_COLOUR, PRED_COLOUR
 
 
 def snapshot_figure(
-    views: CAMViews, shown: Sequence[tuple[int, int | None, float]], look: Look, dpi: int = 100
+    views: CAMViews,
+    shown: Sequence[tuple[int, int | None, float]],
+    look: Look,
+    dpi: int = 100,
+    current: Scene | None = None,
 ) -> Figure:
     """A figure of ``(index, cls or None = predicted, tau)`` views of ``views``: one row per image (and class),
-    the image once, then each tau's panel of each model.
+    the image once, then each tau's panel of each model; with ``current`` (a scene with the lesson's extras: the
+    IoU-vs-tau curve, the channels, a twin difference, an erased part), a last row shows it as the app does.
 
     Each model's panel says what it predicts (✓ right, ✗ wrong) and the IoU of its box; one colour bar gives the
     map's scale (the normalisation of the box rule, or raw). The figure is a bare
@@ -43,8 +50,9 @@ def snapshot_figure(
     names, models = views.class_names, list(views.models)
     ncols = 1 + len(models) * max(len(t) for t in rows.values())
     h, w = views.image_size
-    fig = Figure(figsize=(2.35 * ncols + 0.9, 2.55 * len(rows) + 0.7), dpi=dpi, layout="constrained")
-    axes = fig.subplots(len(rows), ncols, squeeze=False)
+    n_rows = len(rows) + (current is not None)
+    fig = Figure(figsize=(2.35 * ncols + 0.9, 2.55 * n_rows + 0.7), dpi=dpi, layout="constrained")
+    axes = fig.subplots(n_rows, ncols, squeeze=False)
     for r, ((i, cls), taus) in enumerate(rows.items()):
         for ax in axes[r]:
             ax.set_axis_off()
@@ -64,14 +72,50 @@ def snapshot_figure(
                 ax.set_title(title, fontsize=9)
                 ax.set_xticks([])
                 ax.set_yticks([])
-    _alpha, cmap, _mode, normalised, rule = look
+    if current is not None:
+        _current_row(axes[-1], current, names)
+    cmap, rule = look.cmap, look.rule
     scale = (
-        normalization_label(rule) if normalised else "raw map ÷ the predicted class's peak (< 0 shown as 0)"
+        normalization_label(look.norm)
+        if look.norm != "raw"
+        else "raw map ÷ the predicted class's peak (< 0 shown as 0)"
     )
-    fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap), ax=axes[:, 1:], shrink=0.6, label=scale)
+    bar_axes = axes[: len(rows), 1:]
+    fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap), ax=bar_axes, shrink=0.6, label=scale)
     fig.suptitle(
         f"CAM explorer: {GT_COLOUR} = ground truth, {PRED_COLOUR} = largest region where {rule_text(rule)}, "
         f"{PART_COLOUR} = the part",
         fontsize=10,
     )
     return fig
+
+
+def _current_row(axes: Sequence[Any], sc: Scene, names: Sequence[str]) -> None:
+    """The app's current view with its extras: the erased image or the twin map, the curve, the channels."""
+    s = sc.state
+    cells = [(np.asarray(sc.panels[1 if len(sc.panels) > 1 else 0]), "now: " + _extras_title(s, names))]
+    if sc.curve is not None:
+        best = " · ".join(f"{p.name} best τ {p.best_tau:.2f}" for p in s.panels if p.best_tau is not None)
+        cells.append((np.asarray(sc.curve), f"IoU vs τ ({best})"))
+    if sc.channels is not None and s.channels is not None:
+        cells.append(
+            (np.asarray(sc.channels), f"channels of {s.channels.model}: top {len(s.channels.top)} + rest")
+        )
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, (img, title) in zip(axes, cells, strict=False):
+        ax.set_axis_on()
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def _extras_title(s: Any, names: Sequence[str]) -> str:
+    p = s.panels[0]
+    bits = [f"#{s.index} · {p.name} ({p.method})"]
+    if s.twin is not None:
+        bits.append(f"{names[s.cls]} − {names[s.twin]}")
+    if s.erased is not None:
+        bits.append(f"{s.erase} erased → predicts {names[s.erased.preds[0]]}")
+    return "\n".join([" · ".join(bits), f"IoU {p.iou:.2f}" if p.iou is not None else "IoU n/a"])

@@ -31,10 +31,21 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
         return class_label(class_names, c)
 
     labelled = 0 <= state.label < len(class_names)
+    of = f"<b>{name(state.cls)}</b>"
+    if state.twin is not None:
+        of = f"<b>{name(state.cls)} − {name(state.twin)}</b> (twin difference)"
+    n_comp = "largest component" if state.components == "largest" else "all components (the best box)"
     lines = [
         f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
-        f"map of <b>{name(state.cls)}</b> · τ = {state.tau:.2f} · box rule: {rule_text(state.rule, state.tau)}"
+        f"map of {of} · τ = {state.tau:.2f} · box rule: {rule_text(state.rule, state.tau)}",
+        f"<span class='cam-norm-text'>normalisation: {normalization_label(state.norm)}</span> · boxes: {n_comp}",
     ]
+    if state.erased is not None:
+        e, b = state.erased, tuple(int(v) for v in state.erased.box)
+        what = "the part box" if e.what == "part" else "a square"
+        said = [f"{p.name} predicts {name(p.pred)} ({p.prob:.1%}), was {name(was)}"
+                for p, was in zip(state.panels, e.before, strict=True)]  # fmt: skip
+        lines.append(f"<span class='cam-erased'>erased {what} {b}: {'; '.join(said)}</span>")
     for p in state.panels:
         ok = "✓ correct" if p.pred == state.label else f"✗ wrong (true: {name(state.label)})"
         ok = ok if labelled else "(no true class to compare)"
@@ -48,8 +59,21 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
         else:
             verdict = "≥ 0.5: localised" if p.iou >= 0.5 else "< 0.5: not localised"
             txt += f" · <span class='cam-iou'>IoU = {p.iou:.3f}</span> ({verdict})"
+        if state.components == "all":
+            txt += f" · best of {p.n_components} components"
+        if p.best_tau is not None and p.best_iou is not None:
+            txt += f" · <span class='cam-best-tau'>best τ = {p.best_tau:.2f} (IoU {p.best_iou:.3f})</span>"
         lines.append(txt)
-    shown = normalization_label(state.rule) if state.normalised else "raw map (logit units)"
+    if state.channels is not None:
+        c = state.channels
+        parts = [
+            f"#{k} (w = {w:.2f}, {sc:+.2f})" for k, w, sc in zip(c.top, c.weights, c.scores, strict=True)
+        ]
+        lines.append(
+            f"<span class='cam-channels-text'>channels of {c.model} for {name(c.cls)}: {' · '.join(parts)} · "
+            f"rest ({c.n_rest} channels, {c.rest_score:+.2f}) · sum = CAM (max error {c.max_error:.0e})</span>"
+        )
+    shown = normalization_label(state.norm) if state.normalised else "raw map (logit units)"
     lines.append(
         f"<span style='color:#555'>{GT_COLOUR}: ground-truth box · {PRED_COLOUR}: largest connected region where "
         f"{rule_text(state.rule)} · {PART_COLOUR}: the discriminative part · shown: {shown}</span>"

@@ -13,40 +13,21 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from camlib.boxes import iou as box_iou
-from camlib.boxes import largest_component_box
-from camlib.cam import (
-    class_activation_maps,
-    evaluation,
-)
-from camlib.data.sample import Sample, SampleDataset, as_dataset
+from camlib.cam import class_activation_maps, evaluation
+from camlib.data.sample import Batch, Sample, SampleDataset, as_dataset
+from camlib.explorer.analysis import erase, twin_table
 from camlib.explorer.inputs import as_models, common_num_classes, load_images, resolve_method
 from camlib.explorer.options import ExplorerOptions
-from camlib.explorer.render import (
-    CAM_RGB,
-    GT_RGB,
-    PART_RGB,
-    DrawBox,
-    ExplorerState,
-    PanelState,
-    base_panel,
-    box_tuple,
-    class_label,
-    display_map,
-    draw_boxes,
-    heat,
-    titled,
-)
+from camlib.explorer.render import display_map
+from camlib.explorer.scene import Extras, Look, Scene, render_scene
+from camlib.explorer.state import Box, ExplorerState
 
-#: (alpha, cmap, upsample mode, normalised, box rule "max" | "minmax")
-Look = tuple[float, str, str, bool, str]
 _PRECOMPUTE_MAX = 4096  # up to this many images, non-CAM maps of the predicted class are computed up front
 
 
@@ -90,7 +71,7 @@ class CAMViews:
         self._data = load_images(data, self.indices, batch_size)
         self.labels = self._data.labels
         self._all_maps: dict[str, Tensor] = {}
-        self._raw_cache: OrderedDict[tuple[str, int, int], Tensor] = OrderedDict()
+        self._raw_cache: OrderedDict[tuple[str, str, int, int], Tensor] = OrderedDict()
         self.num_classes = common_num_classes(self.models, self._data.images[:1])
         self.probs = {n: self._predict(n, m, batch_size) for n, m in self.models.items()}
         names = opts.class_names if opts.class_names is not None else getattr(data, "class_names", None)
@@ -111,6 +92,46 @@ class CAMViews:
                 self._precompute(name, batch_size)
         self.display_scale = max(1, round(opts.display_size / self._data.images.shape[-1]))
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.twins = twin_table(self.class_names, opts.twins or getattr(data, "twins", None))
+        self.own_models = dict(self.models)  # the models the app was built with (the first is swappable)
+
+    @property
+    def data(self) -> Batch:
+        """The explored images, labels, boxes and part boxes (rows in the order of :attr:`indices`)."""
+        return self._data
+
+    def row(self, index: int) -> int:
+        """The row of dataset index ``index`` in :attr:`data` (KeyError if not explored)."""
+        return self._row[index]
+
+    def part_classes(self) -> str:
+        """The names of the classes whose images have a part box, e.g. ``"firefly and shark"``."""
+        pb = self._data.part_boxes
+        have = [] if pb is None else sorted(set(self.labels[~pb[:, 0].isnan()].tolist()))
+        names = [self.class_names[c] for c in have if 0 <= c < self.num_classes]
+        return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names) or "no class"
+
+    def set_method(self, name: str, method: str) -> None:
+        """Map model ``name`` with ``method`` from now on (ValueError: unknown, or ``"cam"`` without a GAP head)."""
+        self.methods[name] = resolve_method(self.models[name], method)
+
+    def set_first_model(self, label: str, model: nn.Module, method: str | None = None) -> None:
+        """Show ``model`` (named ``label``) in the first panel, the app's other models after it.
+
+        Raises:
+            ValueError: a model with other classes than the explorer's, or an unusable ``method``.
+        """
+        n = common_num_classes({label: model}, self._data.images[:1])
+        if n != self.num_classes:
+            raise ValueError(f"{label} has {n} classes, the explorer's images and models {self.num_classes}")
+        resolved = resolve_method(model, method)
+        first = next(iter(self.own_models))
+        rest = {k: m for k, m in self.own_models.items() if k not in (first, label)}
+        self.models = {label: model, **rest}
+        self.methods[label] = resolved
+        if label not in self.probs:
+            self.probs[label] = self._predict(label, model, self.options.batch_size)
+        self.preds = self.probs[label].argmax(1)  # (N,)
 
     def _predict(self, name: str, model: nn.Module, batch_size: int) -> Tensor:
         """Softmax of every explored image; CAM models also get all their maps, in the same batched passes."""
@@ -140,7 +161,7 @@ class CAMViews:
             cls = self.preds[s : s + batch_size]  # (b,) one class per image
             maps = fn(model, self._data.images[s : s + batch_size].to(dev), cls.to(dev)).maps  # (b, 1, h, w)
             for j, c in enumerate(cls.tolist()):
-                self._raw_cache[(name, s + j, c)] = maps[j, 0].detach().float().cpu()
+                self._raw_cache[(name, self.methods[name][0], s + j, c)] = maps[j, 0].detach().float().cpu()
 
     def raw_map(self, name: str, index: int, cls: int) -> Tensor:
         """The raw (h, w) map of class ``cls`` on image ``index`` by model ``name`` (cached per class).
@@ -149,12 +170,12 @@ class CAMViews:
         saliency compute the one class asked for, on demand.
         """
         row = self._row[index]
-        if name in self._all_maps:
+        method, fn = self.methods[name]
+        if name in self._all_maps and fn is class_activation_maps:
             return self._all_maps[name][row, cls]  # (h, w)
-        key = (name, row, cls)
+        key = (name, method, row, cls)
         if key not in self._raw_cache:
             model = self.models[name]
-            fn = self.methods[name][1]
             x = self._data.images[row : row + 1].to(next(model.parameters()).device)  # (1, 3, H, W)
             self._raw_cache[key] = fn(model, x, [cls]).maps[0, 0].detach().float().cpu()  # (h, w)
             while len(self._raw_cache) > 2 * _PRECOMPUTE_MAX:
@@ -162,10 +183,29 @@ class CAMViews:
         self._raw_cache.move_to_end(key)
         return self._raw_cache[key]
 
-    def _cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def maps_for(
+        self, name: str, index: int, classes: Sequence[int], cut: Box | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """``(maps (N, h, w), logits)`` of ``classes`` on image ``index``: cached raw maps and ``None`` (the
+        logits are in :attr:`probs`), or with ``cut`` a box erased (:func:`camlib.explorer.analysis.erase`),
+        the maps and the (C,) logits of the erased image, from one call of the model's method."""
+        if cut is None:
+            return torch.stack([self.raw_map(name, index, c) for c in classes]), None
+        row, (method, fn), model = self._row[index], self.methods[name], self.models[name]
+
+        def make() -> tuple[Tensor, Tensor]:
+            x = erase(self._data.images[row], cut)[None].to(next(model.parameters()).device)  # (1, 3, H, W)
+            out = fn(model, x, [list(classes)])  # maps (1, N, h, w), logits (1, C)
+            return out.maps[0].detach().float().cpu(), out.logits[0].detach().float().cpu()
+
+        maps, logits = self.cached(("erased", name, method, row, tuple(classes), cut), make)
+        return maps, logits
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """``make()``, remembered under ``key`` (the 256 most recent)."""
         if key not in self._cache:
             self._cache[key] = make()
-            while len(self._cache) > 128:
+            while len(self._cache) > 256:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
         return self._cache[key]
@@ -175,8 +215,8 @@ class CAMViews:
     ) -> Tensor:
         """The (H, W) map upsampled with ``mode``: normalised as ``rule`` says (``"max"`` or ``"minmax"``, the
         map the box thresholds at tau) or raw."""
-        key = ("map", name, index, cls, mode, normalised, rule if normalised else None)
-        return self._cached(
+        key = ("map", name, self.methods[name][0], index, cls, mode, normalised, rule if normalised else None)
+        return self.cached(
             key, lambda: display_map(self.raw_map(name, index, cls), self.image_size, mode, normalised, rule)
         )
 
@@ -215,39 +255,25 @@ class CAMViews:
             keep = self.labels == int(key.split(":")[1])
         return [self.indices[r] for r in torch.nonzero(keep).flatten().tolist()]
 
+    def scene(
+        self,
+        index: int,
+        cls: int,
+        tau: float,
+        look: Look,
+        extras: Extras | None = None,
+        filter: str = "all",
+        titles: bool = True,
+    ) -> Scene:
+        """The composed view (:func:`camlib.explorer.scene.render_scene`); ``index`` must be an explored index."""
+        return render_scene(self, index, cls, tau, look, extras, filter, titles)
+
     def view(
         self, index: int, cls: int, tau: float, look: Look, filter: str = "all", titles: bool = True
     ) -> tuple[list[Image.Image], ExplorerState]:
-        """The panels (image + each model) and the state of one view; ``index`` must be an explored index."""
-        alpha, cmap, mode, normalised, rule = look
-        row, sc, d = self._row[index], self.display_scale, self._data
-        label = int(d.labels[row])
-        gt = box_tuple(d.boxes[row]) if d.boxes is not None else None
-        part = box_tuple(d.part_boxes[row]) if d.part_boxes is not None else None
-        marks = [DrawBox(b, c, 2) for b, c in ((gt, GT_RGB), (part, PART_RGB)) if b is not None]
-        img = self._cached(("img", row), lambda: base_panel(d.images[row], None, 0.0, cmap, sc))
-        img = draw_boxes(img, marks, sc)
-        panels = [titled(img, f"#{index} true: {class_label(self.class_names, label)}") if titles else img]
-        states = []
-        for name, probs in self.probs.items():
-            ruled = self.display_map(name, index, cls, mode, True, rule)  # (H, W) in [0, 1], max 1
-            box_t = largest_component_box(ruled, tau)  # (4,) largest region of ruled >= tau
-            m = ruled if normalised else self.display_map(name, index, cls, mode, False)
-            pred = int(probs[row].argmax())
-            # raw maps share one scale per image: the peak of the predicted class's map
-            peak = None if normalised else float(self.display_map(name, index, pred, mode, False).max())
-            key = ("panel", name, row, cls, mode, normalised, rule if normalised else None, alpha, cmap)
-            base = self._cached(key, partial(base_panel, d.images[row], heat(m, peak), alpha, cmap, sc))
-            box = box_tuple(box_t) or (0.0, 0.0, 0.0, 0.0)
-            gt_marks = [x for x in marks if x.color == GT_RGB]
-            panel = draw_boxes(base, [*gt_marks, DrawBox(box, CAM_RGB, 2)], sc)
-            method = self.methods[name][0]
-            panels.append(titled(panel, f"{name} · {method} of {self.class_names[cls]}") if titles else panel)
-            iou_v = None if d.boxes is None else float(box_iou(box_t, d.boxes[row]))
-            cls_p, pred_p = float(probs[row, cls]), float(probs[row, pred])
-            states.append(PanelState(name, method, pred, pred_p, cls_p, box, iou_v))
-        look_s = (float(alpha), str(cmap), str(mode), bool(normalised), str(rule))
-        return panels, ExplorerState(index, label, cls, float(tau), *look_s, filter, gt, part, tuple(states))
+        """The panels (image + each model) and the state of one view, without the extras."""
+        sc = self.scene(index, cls, tau, look, None, filter, titles)
+        return sc.panels, sc.state
 
 
 __all__ = ["CAMViews", "Look"]
