@@ -12,6 +12,9 @@ What lives where:
 - :mod:`camlib.train.device`: device choice, seeding, mixed precision, memory format.
 - :mod:`camlib.train.distributed`: the ``torchrun`` collectives.
 - :mod:`camlib.train.cli` and :mod:`camlib.train.run`: the ``train`` and ``evaluate`` commands.
+- :mod:`camlib.train.wsol`: WSOL methods on the loop: Hide-and-Seek and CutMix (``fit(batch_transform=...)``), ADL
+  (:func:`insert_adl`); :mod:`camlib.train.wsol_run`: method x seed trained, epoch and threshold chosen on
+  validation, test measured once (``python -m camlib.train.wsol_run``).
 
 >>> select_device("cpu")
 device(type='cpu')
@@ -20,12 +23,17 @@ device(type='cpu')
 from camlib.train.device import seed_everything, select_device
 from camlib.train.evaluation import evaluate
 from camlib.train.loop import EpochStats, History, fit, lr_factor, train_mode
+from camlib.train.wsol import ADL, CutMix, HideAndSeek, insert_adl
 
 __all__ = [
+    "ADL",
+    "CutMix",
     "EpochStats",
+    "HideAndSeek",
     "History",
     "evaluate",
     "fit",
+    "insert_adl",
     "lr_factor",
     "seed_everything",
     "select_device",

@@ -1,0 +1,273 @@
+"""WSOL methods tuned fairly: train method x seed on the embedded dataset, choose the epoch AND the box threshold on
+the boxed VALIDATION split only, then measure the test split once (Choe et al., CVPR 2020).
+
+For each run: a fresh :class:`~camlib.models.GAPNet` (the shipped ``gap`` architecture) is trained with the method's
+batch transform or layer (:mod:`camlib.train.wsol`) by :func:`camlib.train.fit`. After every epoch the model's CAM
+is measured on the validation split; the epoch with the best validation MaxBoxAccV2 is kept (the first on ties),
+and its threshold is the one :func:`camlib.localization.tau_choice` reads from the same validation report (best
+BoxAcc(tau, 0.5), largest component). The test split is read once, at the end, by the kept model: accuracy,
+MaxBoxAccV2 and its per-delta terms (0.3 / 0.5 / 0.7), PxAP (threshold-free, as defined), and BoxAcc at the
+validation threshold for each delta.
+
+``python -m camlib.train.wsol_run --methods cam has cutmix adl --seeds 0 1 2`` writes
+``reports/wsol_PROFILE.{md,json}`` (one row per method: mean and spread over the seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from camlib.data.sample import Sample, SampleDataset, as_dataset
+from camlib.data.shapes import Shapes
+from camlib.files import REPO_ROOT, atomic_write
+from camlib.localization import LocalizationReport, localize, tau_choice
+from camlib.models import GAPNet, NetConfig
+from camlib.profile import CommandParser, get_profile, non_negative_int, positive_int
+from camlib.train.device import seed_everything
+from camlib.train.loop import EpochStats, fit
+from camlib.train.wsol import WSOL_METHODS, BatchTransform, CutMix, HideAndSeek, insert_adl, mean_colour
+
+DELTAS = (0.3, 0.5, 0.7)
+METHOD = "cam"  # every WSOL method is judged by its CAM
+
+
+def prepare(
+    method: str,
+    model: nn.Module,
+    train_data: SampleDataset | Sequence[Sample],
+    num_classes: int,
+    seed: int = 0,
+) -> tuple[nn.Module, BatchTransform | None]:
+    """The model and the training batch transform of a WSOL ``method`` (a name of :data:`WSOL_METHODS`).
+
+    ``"cam"`` (plain training) and ``"adl"`` have no transform; ``"adl"`` returns :func:`insert_adl`'s copy of
+    ``model``; ``"has"`` fills hidden cells with the mean colour of ``train_data``; ``"cutmix"`` mixes every batch.
+    """
+    if method not in WSOL_METHODS:
+        raise ValueError(f"unknown WSOL method {method!r}: use one of {list(WSOL_METHODS)}")
+    if method == "adl":
+        return insert_adl(model), None
+    if method == "has":
+        return model, HideAndSeek(mean_colour(train_data), seed=seed)
+    if method == "cutmix":
+        return model, CutMix(num_classes, seed=seed)
+    return model, None
+
+
+@dataclass(frozen=True)
+class WsolResult:
+    """One trained run, chosen on validation and measured on test.
+
+    Attributes:
+        method, seed: the run.
+        epoch: the epoch kept (1-based), chosen by validation MaxBoxAccV2.
+        tau: the min-max threshold chosen on validation for the kept epoch.
+        val_curve: validation MaxBoxAccV2 after each epoch, in %.
+        test: test metrics in % (``accuracy``, ``max_box_acc_v2``, ``max_box_acc_delta_D``, ``pxap``,
+            ``box_acc_val_tau_delta_D``, ``top1_loc_err_chosen_tau``, ``gt_known_loc_chosen_tau``).
+        train_seconds: seconds in training phases; ``seconds`` the whole run.
+        history: the per-epoch statistics of :func:`fit`.
+    """
+
+    method: str
+    seed: int
+    epoch: int
+    tau: float
+    val_curve: list[float]
+    test: dict[str, float]
+    train_seconds: float
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def wsol_data(profile: str | None = None, data_seed: int = 0, **sizes: int) -> dict[str, SampleDataset]:
+    """The train / val / test splits of the embedded dataset in ``profile``'s sizes (``sizes`` override them:
+    ``train_size``, ``val_size``, ``test_size``, ``image_size``)."""
+    prof = get_profile(profile)
+    side = sizes.get("image_size", prof.image_size)
+    n = {s: sizes.get(f"{s}_size", getattr(prof, f"{s}_size")) for s in ("train", "val", "test")}
+    return {s: Shapes(s, size=n[s], image_size=side, seed=data_seed) for s in n}
+
+
+def _summary(report: LocalizationReport, tau: float) -> dict[str, float]:
+    r = report.box_acc
+    i = int(np.abs(np.asarray(r.thresholds) - tau).argmin())
+    out = {"accuracy": 100.0 - report.loc.top1_cls_err, "max_box_acc_v2": r.max_box_acc_v2}
+    for d, row, largest in zip(r.iou_thresholds, r.box_acc, r.box_acc_largest, strict=True):
+        out[f"max_box_acc_delta_{d:g}"] = float(row.max())
+        out[f"box_acc_val_tau_delta_{d:g}"] = float(largest[i])
+    if report.pxap is not None:
+        out["pxap"] = report.pxap
+    if report.loc_chosen is not None:
+        out["top1_loc_err_chosen_tau"] = report.loc_chosen.top1_loc_err
+        out["gt_known_loc_chosen_tau"] = report.loc_chosen.gt_known_loc
+    return {k: round(float(v), 2) for k, v in out.items()}
+
+
+def train_wsol(
+    method: str,
+    data: Mapping[str, SampleDataset | Sequence[Sample]],
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float = 3e-3,
+    config: NetConfig | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> WsolResult:
+    """Train one WSOL ``method`` with ``seed``; keep the epoch and threshold chosen on ``data["val"]``; measure
+    ``data["test"]``.
+
+    Args:
+        method: a name of :data:`~camlib.train.wsol.WSOL_METHODS`.
+        data: ``{"train": ..., "val": ..., "test": ...}``; the val split must have boxes (and say ``split="val"``).
+        seed, lr, device, progress: as :func:`camlib.train.fit`; ``epochs`` and ``batch_size`` default to the
+            profile's.
+        config: the trunk (default: the course's :class:`~camlib.models.NetConfig`).
+
+    Returns:
+        A :class:`WsolResult`. The test split is read only after the epoch and threshold are fixed.
+
+    Raises:
+        ValueError: an unknown method, or a validation split that is not one.
+    """
+    t0 = time.perf_counter()
+    train, val, test = (as_dataset(data[s]) for s in ("train", "val", "test"))
+    if getattr(val, "split", None) != "val":
+        raise ValueError(
+            f"the epoch and threshold are chosen on a boxed VALIDATION split; data['val'] says split="
+            f"{getattr(val, 'split', None)!r}: pass e.g. Shapes('val', ...)"
+        )
+    prof = get_profile()
+    epochs, batch_size = epochs or prof.epochs, batch_size or prof.batch_size
+    num_classes = len(train.class_names)
+    seed_everything(seed)
+    model, transform = prepare(method, GAPNet(num_classes, config), train, num_classes, seed)
+    curve: list[float] = []
+    kept: dict[str, Any] = {}
+
+    def choose(stats: EpochStats, net: nn.Module) -> None:  # validation only
+        report = localize(net, val, METHOD, device=device)
+        curve.append(round(float(report.box_acc.max_box_acc_v2), 2))
+        if not kept or curve[-1] > kept["score"]:
+            kept.update(score=curve[-1], epoch=stats.epoch, tau=tau_choice(report).tau)
+            kept["state"] = copy.deepcopy(net.state_dict())
+
+    history = fit(
+        model, train, val, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
+        progress=progress, batch_transform=transform, on_epoch=choose,
+    )  # fmt: skip
+    model.load_state_dict(kept["state"])
+    model.eval()
+    report = localize(model, test, METHOD, device=device, chosen_tau=kept["tau"])  # the one read of test
+    return WsolResult(
+        method, seed, kept["epoch"], kept["tau"], curve, _summary(report, kept["tau"]), history.train_seconds,
+        time.perf_counter() - t0, history.to_dicts(),
+    )  # fmt: skip
+
+
+def aggregate(results: Sequence[WsolResult]) -> dict[str, dict[str, Any]]:
+    """Per method: each test metric's mean and spread (sample standard deviation; 0 for one seed) over seeds."""
+    out: dict[str, dict[str, Any]] = {}
+    for method in dict.fromkeys(r.method for r in results):
+        runs = [r for r in results if r.method == method]
+        row: dict[str, Any] = {"seeds": [r.seed for r in runs], "epochs_chosen": [r.epoch for r in runs]}
+        row["taus_chosen"] = [r.tau for r in runs]
+        for key in runs[0].test:
+            values = [r.test[key] for r in runs]
+            row[key] = {"mean": round(statistics.fmean(values), 2),
+                        "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}  # fmt: skip
+        out[method] = row
+    return out
+
+
+COLUMNS = ("accuracy", "max_box_acc_v2", *(f"max_box_acc_delta_{d:g}" for d in DELTAS), "pxap",
+           "box_acc_val_tau_delta_0.5")  # fmt: skip
+
+
+def markdown(table: Mapping[str, Mapping[str, Any]], profile: str, seconds: float) -> str:
+    """The table as markdown: one row per method, ``mean ± std`` over seeds (all on the test split)."""
+    head = ["method", "seeds", *COLUMNS, "epochs chosen"]
+    lines = [
+        f"# WSOL methods on the embedded dataset ({profile} profile)", "",
+        "Epoch and threshold chosen on the boxed validation split; every number on the test split, in %, mean ± "
+        "sample std over the seeds. MaxBoxAccV2 and PxAP are threshold-free (Choe et al., CVPR 2020); "
+        "`box_acc_val_tau_delta_0.5` is BoxAcc at the validation threshold.", "",
+        "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+    ]  # fmt: skip
+    for method, row in table.items():
+        cells = [f"{row[c]['mean']:.1f} ± {row[c]['std']:.1f}" if c in row else "-" for c in COLUMNS]
+        lines.append(
+            f"| {method} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['epochs_chosen']} |"
+        )
+    lines += ["", f"({seconds:.0f} s in all)"]
+    return "\n".join(lines) + "\n"
+
+
+def run_wsol(
+    methods: Sequence[str], seeds: Sequence[int], *, profile: str | None = None, data_seed: int = 0,
+    out: Path | None = None, sizes: Mapping[str, int] | None = None, **train_options: Any,
+) -> tuple[list[WsolResult], dict[str, dict[str, Any]]]:  # fmt: skip
+    """Train every method x seed (:func:`train_wsol`) and write ``out/wsol_PROFILE.{md,json}`` when ``out`` is given."""
+    for m in methods:
+        if m not in WSOL_METHODS:
+            raise ValueError(f"unknown WSOL method {m!r}: use any of {list(WSOL_METHODS)}")
+    name = get_profile(profile).name
+    data = wsol_data(name, data_seed, **(sizes or {}))
+    t0 = time.perf_counter()
+    results = [train_wsol(m, data, seed=s, **train_options) for m in methods for s in seeds]
+    table = aggregate(results)
+    if out is not None:
+        payload = {"profile": name, "data_seed": data_seed, "splits": {k: v.spec() for k, v in data.items()},  # type: ignore[attr-defined]
+                   "table": table, "runs": [asdict(r) for r in results]}  # fmt: skip
+        md = markdown(table, name, time.perf_counter() - t0)
+        atomic_write(
+            out / f"wsol_{name}.json", lambda p: p.write_text(json.dumps(payload, indent=1)), force=True
+        )
+        atomic_write(out / f"wsol_{name}.md", lambda p: p.write_text(md), force=True)
+    return results, table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m camlib.train.wsol_run``: train the WSOL methods, choose on validation, report on test."""
+    p = CommandParser(prog="python -m camlib.train.wsol_run", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--methods", nargs="+", choices=WSOL_METHODS, default=list(WSOL_METHODS))
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
+    p.add_argument("--profile", choices=("fast", "full"), default=None)
+    p.add_argument("--data-seed", type=non_negative_int, default=0)
+    p.add_argument("--epochs", type=positive_int, default=None)
+    for s in ("train", "val", "test"):
+        p.add_argument(f"--{s}-size", type=positive_int, default=None, help="override the profile's size")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "reports", help="folder of wsol_PROFILE.md/.json")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    sizes = {f"{s}_size": getattr(args, f"{s}_size") for s in ("train", "val", "test")}
+    _, table = run_wsol(
+        args.methods, args.seeds, profile=args.profile, data_seed=args.data_seed, out=args.out,
+        sizes={k: v for k, v in sizes.items() if v is not None}, epochs=args.epochs, device=args.device,
+    )  # fmt: skip
+    print(markdown(table, get_profile(args.profile).name, time.perf_counter() - t0), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

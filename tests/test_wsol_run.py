@@ -1,0 +1,116 @@
+"""Training the WSOL methods (camlib.train.wsol_run): the epoch and threshold are chosen on validation only (a
+test split with poisoned boxes gives the same choice), the test split is read after the choice, the report files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from camlib.data.sample import Batch, Indices
+from camlib.data.shapes import Shapes
+from camlib.models import GAPNet, NetConfig
+from camlib.train.wsol import ADL
+from camlib.train.wsol_run import WSOL_METHODS, prepare, run_wsol, train_wsol
+
+TINY = NetConfig(widths=(8, 16), downsample=2)
+SIZES = {"train_size": 48, "val_size": 24, "test_size": 24, "image_size": 32}
+OPTIONS = {"epochs": 2, "batch_size": 16, "config": TINY}
+
+
+class Spy:
+    """A split that logs every read in ``log`` and can return poisoned boxes and masks."""
+
+    generates_batches = True
+
+    def __init__(self, ds: Shapes, log: list[str], poison: bool = False) -> None:
+        self.ds, self.log, self.poison = ds, log, poison
+        self.split, self.class_names, self.image_size = ds.split, ds.class_names, ds.image_size
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+        return self.batch([i]).sample(0)
+
+    def batch(self, indices: Indices, device: torch.device | str | None = None) -> Batch:
+        self.log.append(self.split)
+        b = self.ds.batch(indices, device)
+        if self.poison:  # boxes in the top-left corner, masks inverted: every test metric moves
+            assert b.boxes is not None and b.masks is not None
+            b = Batch(b.images, b.labels, torch.tensor([0.0, 0, 4, 4]).expand_as(b.boxes).clone(), ~b.masks)
+        return b
+
+
+def data(log: list[str], poison: bool = False) -> dict[str, object]:
+    n = {s: SIZES[f"{s}_size"] for s in ("train", "val", "test")}
+    splits = {s: Shapes(s, size=n[s], image_size=SIZES["image_size"]) for s in n}
+    return {
+        "train": splits["train"],
+        "val": Spy(splits["val"], log),
+        "test": Spy(splits["test"], log, poison),
+    }
+
+
+def test_selection_never_reads_the_test_split() -> None:
+    log_clean: list[str] = []
+    log_poison: list[str] = []
+    clean = train_wsol("has", data(log_clean), seed=0, **OPTIONS)  # type: ignore[arg-type]
+    poisoned = train_wsol("has", data(log_poison, poison=True), seed=0, **OPTIONS)  # type: ignore[arg-type]
+    assert (clean.epoch, clean.tau, clean.val_curve) == (poisoned.epoch, poisoned.tau, poisoned.val_curve)
+    assert len(clean.val_curve) == 2 and clean.epoch in (1, 2)
+    assert (
+        clean.test["max_box_acc_v2"] != poisoned.test["max_box_acc_v2"]
+    )  # the poison reached the test metrics
+    assert clean.test["pxap"] != poisoned.test["pxap"]
+    assert clean.test["accuracy"] == poisoned.test["accuracy"]  # same model, same images
+    first_test = log_clean.index("test")
+    assert (
+        "val" in log_clean[:first_test] and "val" not in log_clean[first_test:]
+    )  # test read after the choice
+
+
+def test_the_kept_epoch_is_the_best_on_validation() -> None:
+    r = train_wsol("cam", data([]), seed=1, epochs=3, batch_size=16, config=TINY)  # type: ignore[arg-type]
+    assert r.val_curve[r.epoch - 1] == max(r.val_curve)
+    assert r.val_curve.index(max(r.val_curve)) == r.epoch - 1  # the first best on ties
+    assert 0.0 <= r.tau <= 1.0 and set(r.test) >= {
+        "accuracy",
+        "max_box_acc_v2",
+        "pxap",
+        "box_acc_val_tau_delta_0.5",
+    }
+
+
+def test_a_test_split_passed_as_validation_is_refused_before_training() -> None:
+    d = data([])
+    d["val"] = d["test"]
+    with pytest.raises(ValueError, match="VALIDATION"):
+        train_wsol("cam", d, **OPTIONS)  # type: ignore[arg-type]
+
+
+def test_prepare_builds_each_method() -> None:
+    train = Shapes("train", size=8, image_size=32)
+    net = GAPNet(6, TINY)
+    for method in WSOL_METHODS:
+        model, transform = prepare(method, net, train, 6)
+        assert (transform is None) == (method in ("cam", "adl"))
+        assert any(isinstance(m, ADL) for m in model.modules()) == (method == "adl")
+        assert list(model.state_dict()) == list(net.state_dict())  # ADL's weights load into a plain GAPNet
+    with pytest.raises(ValueError, match="unknown WSOL method"):
+        prepare("mixup", net, train, 6)
+
+
+def test_run_wsol_writes_the_table_for_every_method(tmp_path: Path) -> None:
+    results, table = run_wsol(WSOL_METHODS, [0], profile="fast", out=tmp_path, sizes=SIZES, epochs=1,
+                              batch_size=16, config=TINY)  # fmt: skip
+    assert [r.method for r in results] == list(WSOL_METHODS) and list(table) == list(WSOL_METHODS)
+    payload = json.loads((tmp_path / "wsol_fast.json").read_text())
+    assert payload["table"]["adl"]["max_box_acc_v2"]["mean"] == results[3].test["max_box_acc_v2"]
+    assert payload["splits"]["test"]["split"] == "test"
+    md = (tmp_path / "wsol_fast.md").read_text()
+    assert md.count("\n| ") == 1 + len(WSOL_METHODS) and "chosen on the boxed validation split" in md
+    with pytest.raises(ValueError, match="unknown WSOL method"):
+        run_wsol(["mixup"], [0])
