@@ -4,6 +4,11 @@ The committed notebook is copied into a temporary folder that JupyterLab serves 
 into the repository); the kernel imports camlib from the environment and finds the shipped checkpoints next
 to the package. Chromium comes from the system (``/usr/bin/chromium``; ``.ci/run`` installs Debian's); no
 browser is downloaded. The screenshot is saved in the test's folder and copied to ``test-output/explorer.png``.
+
+Then the controls of issue 19 are driven as a learner would, each by mouse or keyboard, and each must change the
+status line to the text that names its effect: the normalisation (min–max), the components (all, by keyboard),
+the channels slider (by keyboard), the twin difference, the erased part and the method. Screenshots of the app
+after them go to ``test-output/explorer2_*.png`` (the ones in ``docs/img/`` were copied from there).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +116,93 @@ def stop_lab(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def _change(page: Any, status: Any, act: Callable[[], None], expect: str, timeout_ms: int = 60_000) -> str:
+    """Do ``act``, wait until the status line's text changes AND matches the regex ``expect``; return it."""
+    before = status.text_content() or ""
+    act()
+    page.wait_for_function(
+        "([el, before, pat]) => el.textContent !== before && new RegExp(pat).test(el.textContent)",
+        arg=[status.element_handle(), before, expect],
+        timeout=timeout_ms,
+    )
+    return status.text_content() or ""
+
+
+#: the controls of issue 19 the browser drives: (name, the status text that shows its effect)
+NEW_CONTROLS = {
+    "norm": "min–max normalised",
+    "components": "all components",
+    "channels": "channels of",
+    "twin": "twin difference|has no twin",
+    "erase": "erased the part box|has no part box",
+    "method": "\\(gradcam\\)",
+}
+
+
+def drive_new_controls(page: Any, explorer: Any, status: Any, work: Path) -> dict[str, Any]:
+    """Drive the explorer's new controls one after the other; return each status text and the screenshots."""
+    texts: dict[str, str] = {"start": status.text_content() or ""}
+    shots: list[Path] = []
+    page.set_viewport_size(
+        {"width": 1400, "height": 1800}
+    )  # the whole app fits: maps, curve, channels, status
+
+    def shot(name: str) -> None:
+        shots.append(work / f"explorer2_{name}.png")
+        explorer.screenshot(path=str(shots[-1]))
+
+    texts["norm"] = _change(
+        page,
+        status,
+        lambda: explorer.locator(".cam-norm button", has_text="min–max").first.click(),
+        NEW_CONTROLS["norm"],
+    )
+
+    def components_by_keyboard() -> (
+        None
+    ):  # a toggle button is reached by focus and pressed with the space bar
+        explorer.locator(".cam-components button", has_text="all components").first.focus()
+        page.keyboard.press("Space")
+
+    texts["components"] = _change(page, status, components_by_keyboard, NEW_CONTROLS["components"])
+    shot("norm_components")
+
+    def channels_by_keyboard() -> None:
+        explorer.locator(".cam-channels .noUi-handle").first.focus()
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+
+    texts["channels"] = _change(page, status, channels_by_keyboard, NEW_CONTROLS["channels"])
+    page.wait_for_function(  # all four presses arrived: four channels named (three separators before the rest)
+        "el => (el.querySelector('.cam-channels-text')?.textContent.match(/#\\d+/g) || []).length >= 4",
+        arg=status.element_handle(),
+        timeout=60_000,
+    )
+    texts["channels"] = status.text_content() or ""
+    shot("channels")
+    texts["twin"] = _change(
+        page,
+        status,
+        lambda: explorer.locator(".cam-twin input[type=checkbox]").first.check(),
+        NEW_CONTROLS["twin"],
+    )
+    texts["erase"] = _change(
+        page,
+        status,
+        lambda: explorer.locator(".cam-erase select").first.select_option(label="the part box"),
+        NEW_CONTROLS["erase"],
+    )
+    shot("twin_erase")
+    texts["method"] = _change(
+        page,
+        status,
+        lambda: explorer.locator(".cam-method select").first.select_option(label="gradcam"),
+        NEW_CONTROLS["method"],
+    )
+    shot("gradcam")
+    return {"texts": texts, "shots": shots}
+
+
 def drive_explorer_notebook(notebook: Path, work: Path, timeout_s: float = 240) -> dict[str, Any]:
     """Open ``notebook`` (a copy) in JupyterLab in headless Chromium, run all, move the explorer's τ slider.
 
@@ -189,6 +282,13 @@ def drive_explorer_notebook(notebook: Path, work: Path, timeout_s: float = 240) 
                 explorer.screenshot(path=str(out["screenshot"]))
                 page.screenshot(path=str(work / "lab.png"))
                 timing["slider"] = time.monotonic() - t0
+                out["new_controls"] = drive_new_controls(page, explorer, status, work)
+                out["errors_after"] = page.get_by_text("Error displaying widget").count()
+                out["tracebacks_after"] = page.locator(
+                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                    has_text="Traceback",
+                ).count()
+                timing["new_controls"] = time.monotonic() - t0
             except Exception:
                 page.screenshot(path=str(work / "failure.png"))  # what the browser showed when it failed
                 raise
@@ -225,4 +325,17 @@ def test_explorer_in_a_real_browser(tmp_path: Path) -> None:
     assert res["iou_before"] != res["iou_after"], (
         f"moving τ did not change the IoU: {res['status_before']!r} -> {res['status_after']!r}"
     )
+    new = res["new_controls"]
+    for shot in new["shots"]:
+        shutil.copy(shot, shots / shot.name)
+    texts = new["texts"]
+    order = ["start", *NEW_CONTROLS]
+    for before, control in zip(order, order[1:], strict=False):
+        assert texts[control] != texts[before], f"{control}: the status line did not change"
+        assert re.search(NEW_CONTROLS[control], texts[control]), f"{control}: {texts[control]!r}"
+    assert res["errors_after"] == 0 and res["tracebacks_after"] == 0, (
+        f"see {tmp_path / 'explorer2_gradcam.png'}"
+    )
     print(f"browser timings (s since start): {res['seconds']}")
+    for control in NEW_CONTROLS:
+        print(f"{control}: {texts[control]}")
