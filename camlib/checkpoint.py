@@ -41,7 +41,10 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "format_version", "state_dict", "model_spec", "class_names", "dataset", "metrics")
 
 #: dataset names a checkpoint may record -> "module:Class" with ``from_spec(dict)``
-DATASETS: dict[str, str] = {"shapes": "camlib.data.shapes:Shapes"}
+DATASETS: dict[str, str] = {
+    "shapes": "camlib.data.shapes:Shapes",
+    "shortcut": "camlib.data.shapes:ShortcutShapes",
+}
 
 
 class CheckpointError(ValueError):

@@ -4,12 +4,13 @@ class at test, the mark box where the mark is, the clean images untouched, deter
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from scipy.stats import chi2_contingency
 
-from camlib.checkpoint import dataset_class
+from camlib.checkpoint import dataset_class, dataset_from_meta, read_checkpoint
 from camlib.data.shapes import Shapes, ShapesConfig
 from camlib.data.shapes.shortcut import MARK_COLOURS, OUTLINE, ShortcutShapes, corner_boxes, mark_side
 
@@ -138,3 +139,22 @@ def test_spec_round_trip_and_checkpoint_lookup() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ShortcutShapes("train", size=4, image_size=32, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_train_command_trains_on_the_shortcut_and_records_its_splits(tmp_path: Path) -> None:
+    from camlib.__main__ import main
+
+    out = tmp_path / "sc.pt"
+    argv = "train --dataset shortcut --model gap --train-size 16 --val-size 8 --test-size 8 --epochs 1 --widths 4,8 "
+    argv += f"--downsample 2 --image-size 32 --no-progress --out {out}"
+    assert main(argv.split()) == 0
+    meta = read_checkpoint(out)
+    assert meta["dataset"]["name"] == "shortcut"
+    test, train = dataset_from_meta(meta, "test"), dataset_from_meta(meta, "train")
+    assert (type(test).__name__, test.mark, train.mark, train.agreement) == (
+        "ShortcutShapes",
+        "random",
+        "agree",
+        0.9,
+    )
+    assert repr(test).startswith("ShortcutShapes(split='test'") and "agreement" not in repr(test)

@@ -141,9 +141,8 @@ class ShortcutShapes(Shapes):
         self.mark, self.agreement = mark, float(agreement)
 
     def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, mark={self.mark!r}, agreement={self.agreement})".replace(
-            "Shapes(", "ShortcutShapes(", 1
-        )
+        extra = f", agreement={self.agreement}" if self.mark == "agree" else ""
+        return f"Shortcut{super().__repr__()[:-1]}, mark={self.mark!r}{extra})"
 
     def spec(self) -> dict[str, Any]:
         """Everything needed to rebuild the dataset (see :meth:`from_spec`)."""
