@@ -30,14 +30,25 @@ from matplotlib.figure import Figure
 from camlib import zoo
 from camlib.cam import evaluation, normalize
 from camlib.data.shapes import MultiConfig, MultiShapes, SceneBatch
+from camlib.data.shapes.classes import CREATURES
 from camlib.files import REPO_ROOT, DestinationError, atomic_write, check_destination
-from camlib.localization import MultiObjectScore, prior_scene_maps, scene_maps, score_scene_maps
+from camlib.localization import MultiObjectScore, prior_scene_maps, scene_maps, score_beside, score_scene_maps
 from camlib.viz import GT_COLOUR, box_patch, overlay
 
 MODELS = {"gap": "GAP network, CAM (gap, 2 epochs)", "gap_fast": "GAP network, CAM (gap_fast, 8 epochs)",
           "gmp": "GMP network, CAM (gmp, 2 epochs)"}  # fmt: skip
 PRIOR = "centred prior (no model)"
 PRIOR_SCENES = 512  # training scenes whose mean box sizes the prior
+
+
+def twins() -> list[tuple[str, str]]:
+    """(class, twin) pairs: a class with a discriminative part and the class made of its other parts."""
+    out = []
+    for c in CREATURES:
+        rest = tuple(p for p in c.parts if not p.discriminative)
+        out += [(c.name, t.name) for t in CREATURES if c.part_name is not None and t.parts == rest]
+        out += [(t.name, c.name) for t in CREATURES if c.part_name is not None and t.parts == rest]
+    return out
 
 
 def top_n_hits(logits: torch.Tensor, batch: SceneBatch) -> float:
@@ -138,11 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     nets = {name: zoo.load(name) for name in MODELS}
     scores: dict[str, MultiObjectScore] = {}
     top_n: dict[str, float] = {}
+    beside: dict[str, dict[str, MultiObjectScore | None]] = {}
     for name, net in nets.items():
         maps = scene_maps(net, batch.images, batch.labels, "cam")  # (B, M, H, W)
         scores[name] = score_scene_maps(maps, batch.labels, batch.boxes, names, MODELS[name])
         with evaluation(net), torch.no_grad():
             top_n[name] = top_n_hits(net(batch.images), batch)
+        for cls, twin in twins():
+            beside[f"{name}: {cls} / {twin}"] = score_beside(
+                maps, batch.labels, batch.boxes, names, cls, twin
+            )
     prior = prior_scene_maps(batch.labels, size, size, box_wh)
     scores["center"] = score_scene_maps(prior, batch.labels, batch.boxes, names, PRIOR)
 
@@ -171,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, e in entries.items()
         },
         "top_n_classes_are_the_scene": top_n,
+        "twins": {k: {g: (s.to_dict() if s else None) for g, s in v.items()} for k, v in beside.items()},
         "scores": {n: s.to_dict() for n, s in scores.items()},
         "figure": {"scene": scene, "k": k},
         "seconds": round(seconds, 1),
@@ -197,7 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     ]
     md += [f"| {s.method} | {s.pointing:.1f} | {s.mass_share:.1f} | {s.on_other:.1f} | "
            f"{f'{top_n[n]:.1f}' if n in top_n else '—'} |" for n, s in scores.items()]  # fmt: skip
-    md += [""]
+    md += [
+        "",
+        "## Twins side by side",
+        "",
+        "A firefly is a beetle with a lantern, a shark a fish with a fin. The class's map (pointing game / mass "
+        "in own box, %) in the scenes where its twin stands beside it and in those where it does not:",
+        "",
+        "| network: class / twin | objects with twin | with twin | objects without | without twin |",
+        "|---|---|---|---|---|",
+    ]
+    for key, v in beside.items():
+        cells = [(f"{s.objects}", f"{s.pointing:.1f} / {s.mass_share:.1f}") if s else ("0", "—")
+                 for s in (v["with"], v["without"])]  # fmt: skip
+        md.append(f"| {key} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {cells[1][1]} |")
+    md += ["", "## Per class", ""]
     for s in scores.values():
         md += table(s, s.method)
     md += [

@@ -24,6 +24,7 @@ from camlib.localization import (
     positive_mass_share,
     prior_scene_maps,
     scene_maps,
+    score_beside,
     score_scene_maps,
 )
 from camlib.models import GAPNet, NetConfig
@@ -190,6 +191,26 @@ def test_score_scene_maps_exact_values() -> None:
     assert set(s.to_dict()) >= {"method", "pointing", "mass_share", "per_class"}
 
 
+def test_score_beside_splits_the_scenes_by_the_neighbour() -> None:
+    # class 0's map hits in scene 0 (class 1 beside it) and scene 2 (class 2 beside it), misses in scene 1 (class 1)
+    labels = torch.tensor([[0, 1], [1, 0], [0, 2], [1, 2]])
+    own, far = [0.0, 0.0, 4.0, 4.0], [12.0, 12.0, 16.0, 16.0]
+    boxes = torch.tensor([[own, far], [far, far], [own, far], [own, far]])
+    maps = torch.zeros(4, 2, 16, 16)
+    maps[:, :, 1, 1] = 1.0  # every map peaks top-left, in "own"
+    out = score_beside(maps, labels, boxes, ["a", "b", "c"], "a", "b", tolerance=1.0)
+    assert out["with"] is not None and out["without"] is not None
+    assert (out["with"].objects, out["with"].pointing) == (2, 50.0)
+    assert (out["without"].objects, out["without"].pointing) == (1, 100.0)
+    assert set(out["with"].per_class) == {"a"}, "only the target's maps are scored"
+    none = score_beside(maps[:2], labels[:2], boxes[:2], ["a", "b", "c"], "a", "b")
+    assert none["without"] is None
+    with pytest.raises(ValueError, match="use one of"):
+        score_beside(maps, labels, boxes, ["a", "b", "c"], "a", "z")
+    with pytest.raises(ValueError, match="name two different classes"):
+        score_beside(maps, labels, boxes, ["a", "b", "c"], "a", "a")
+
+
 def test_scene_maps_are_each_slots_cam_and_padding_is_zero(scenes) -> None:  # noqa: ANN001
     torch.manual_seed(0)
     net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2))
@@ -284,6 +305,10 @@ def test_the_report_script_writes_its_three_files_and_keeps_existing_ones(tmp_pa
     doc = json.loads((tmp_path / "multi_object_fast.json").read_text())
     assert doc["scenes"] == 6 and doc["seed"] == 0 and doc["dataset"]["image_size"] == N
     assert set(doc["scores"]) == {"gap", "gap_fast", "gmp", "center"}
+    assert (
+        "gap: firefly / beetle" in doc["twins"]
+        and "Twins side by side" in (tmp_path / "multi_object_fast.md").read_text()
+    )
     assert (
         doc["scores"]["gap"]["objects"]
         == doc["objects"]

@@ -19,7 +19,8 @@ What lives where:
 - :mod:`camlib.localization.selection`: :func:`select_tau`, :class:`TauChoice` (the threshold chosen on validation).
 - :mod:`camlib.localization.prior`: the centred-box baseline (:func:`localize_center_prior`, :func:`center_prior`).
 - :mod:`camlib.localization.multi`: several objects per image (:func:`score_scene_maps`: the pointing game and
-  the mass share of each present class's map in its own box; :func:`scene_maps`, :func:`prior_scene_maps`).
+  the mass share of each present class's map in its own box; :func:`score_beside`: with and without a
+  neighbour class, e.g. a twin; :func:`scene_maps`, :func:`prior_scene_maps`).
 """
 
 from camlib.localization.loop import (
@@ -36,6 +37,7 @@ from camlib.localization.multi import (
     positive_mass_share,
     prior_scene_maps,
     scene_maps,
+    score_beside,
     score_scene_maps,
 )
 from camlib.localization.prior import CENTER, center_box, center_prior, localize_center_prior
@@ -58,6 +60,7 @@ __all__ = [
     "positive_mass_share",
     "prior_scene_maps",
     "scene_maps",
+    "score_beside",
     "score_scene_maps",
     "select_tau",
     "tau_choice",

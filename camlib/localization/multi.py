@@ -203,3 +203,47 @@ def score_scene_maps(
         tolerance=tol,
         per_class=per_class,
     )
+
+
+def score_beside(
+    maps: Tensor,
+    labels: Tensor,
+    boxes: Tensor,
+    class_names: list[str],
+    target: str,
+    neighbour: str,
+    tolerance: float | None = None,
+) -> dict[str, MultiObjectScore | None]:
+    """``target``'s scores in the scenes where ``neighbour`` is present and in those where it is not.
+
+    For the twins (a firefly is a beetle with a lantern): does the firefly's map still find the firefly when a
+    beetle stands beside it? Arguments as :func:`score_scene_maps`; only ``target``'s maps are scored.
+
+    Returns:
+        ``{"with": score, "without": score}``, ``None`` where no scene falls in that group.
+
+    Raises:
+        ValueError: a class name not in ``class_names``, or ``target == neighbour``.
+
+    >>> maps = torch.zeros(2, 2, 8, 8); maps[:, 0, 1, 1] = 1.0  # class a's map peaks top-left in both scenes
+    >>> boxes = torch.tensor([[[0.0, 0, 3, 3], [5, 5, 8, 8]], [[5.0, 5, 8, 8], [0, 0, 3, 3]]])
+    >>> out = score_beside(maps, torch.tensor([[0, 1], [0, 2]]), boxes, ["a", "b", "c"], "a", "b", 1.0)
+    >>> out["with"].pointing, out["without"].pointing
+    (100.0, 0.0)
+    """
+    for name in (target, neighbour):
+        if name not in class_names:
+            raise ValueError(f"unknown class {name!r}: use one of {class_names}")
+    if target == neighbour:
+        raise ValueError(f"target and neighbour are both {target!r}: name two different classes")
+    t, n = class_names.index(target), class_names.index(neighbour)
+    has_t, has_n = (labels == t).any(1), (labels == n).any(1)  # (B,), (B,)
+    only_t = torch.where(labels == t, labels, torch.full_like(labels, -1))  # (B, M) score target's maps only
+    out: dict[str, MultiObjectScore | None] = {}
+    for key, sel in (("with", has_t & has_n), ("without", has_t & ~has_n)):
+        out[key] = (
+            score_scene_maps(maps[sel], only_t[sel], boxes[sel], class_names, f"{target} {key} {neighbour}",
+                             tolerance)
+            if sel.any() else None
+        )  # fmt: skip
+    return out
