@@ -277,6 +277,8 @@ def test_bad_indices() -> None:
     with pytest.raises(IndexError, match="out of range"):
         ds.batch([0, 9])
     assert torch.equal(ds[-1].image, ds[3].image)
+    empty = ds.batch([])
+    assert empty.images.shape == (0, 3, N, N) and empty.labels.shape == (0, 3)
 
 
 def test_bad_score_inputs_name_the_fix() -> None:

@@ -100,7 +100,9 @@ def generate(seed: int, split: str, idx: Tensor, size: int, config: MultiConfig)
     )  # (B, P)
     levels, luma = tiles(size, dev)
     lab = levels.index_select(0, randint(uniform(key, idx, [_S_BG])[:, 0], TILES))  # (B, H, W) uint8
-    light = luma.index_select(0, randint(uniform(key, idx, [_S_LIGHT])[:, 0], TILES)).view(b, -1)  # (B, HW)
+    light = luma.index_select(0, randint(uniform(key, idx, [_S_LIGHT])[:, 0], TILES)).view(
+        b, size * size
+    )  # (B, HW)
     bg_a = (palette[perm[:, 0]] + palette[perm[:, 1]]) / 2  # (B, 3)
     bg_b = (palette[perm[:, 2]] + palette[perm[:, 3]]) / 2
     t_bg = torch.arange(BG_LEVELS, device=dev, dtype=torch.float32) * (BG_CONTRAST / (BG_LEVELS - 1))
@@ -118,7 +120,7 @@ def generate(seed: int, split: str, idx: Tensor, size: int, config: MultiConfig)
         lab = torch.maximum(lab, (obj + (next_label + 3 * k - 1)) * (obj > 0).to(torch.uint8))
         colours.append(palette[perm[:, 4 + 3 * k : 7 + 3 * k]])  # (B, 3, 3): base, trim, mark
     table = torch.cat(colours, 1).transpose(1, 2).contiguous()  # (B, 3, L)
-    flat = lab.view(b, -1).to(torch.int64)  # (B, HW)
+    flat = lab.view(b, size * size).to(torch.int64)  # (B, HW)
     images = torch.stack([torch.gather(table[:, ch], 1, flat) * light for ch in range(3)], 1)
     images = images.view(b, 3, size, size).clamp_(0, 1)
 
