@@ -73,6 +73,39 @@ def count_le(
 
 
 @njit
+def level_table(cuts: np.ndarray, starts: np.ndarray) -> tuple[float, float, np.ndarray, int]:
+    """:func:`lookup_table` for :func:`quantize_with`, built once per batch: also the cuts followed by one
+    +inf (a sentinel no value passes) and the most cuts any slot holds (1 for an even grid)."""
+    lo, scale = lookup_table(cuts, starts)
+    most = 0
+    for j in range(starts.size - 1):
+        most = max(most, starts[j + 1] - starts[j])
+    padded = np.empty(cuts.size + 1, dtype=cuts.dtype)
+    padded[: cuts.size] = cuts
+    padded[cuts.size] = np.inf
+    return lo, scale, padded, most
+
+
+@njit
+def quantize_with(
+    values: np.ndarray,
+    table: tuple[float, float, np.ndarray, int],
+    starts: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """:func:`quantize` with a :func:`level_table`: ``count_le`` without its data-dependent loop (a fixed
+    ``most`` compare-and-adds per value, which the CPU need not predict: ~2x faster on smooth maps)."""
+    lo, scale, padded, most = table
+    n_slots = starts.size - 1
+    for p in range(values.size):
+        v = values[p]
+        i = starts[_slot(v, lo, scale, n_slots)]
+        for _ in range(most):
+            i += padded[i] <= v
+        out[p] = i
+
+
+@njit
 def quantize(values: np.ndarray, cuts: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
     """``out[p]`` = the number of ``cuts`` <= ``values[p]`` (its level), by a lookup table.
 
@@ -82,6 +115,4 @@ def quantize(values: np.ndarray, cuts: np.ndarray, starts: np.ndarray, out: np.n
         starts: (K + 1,) int64 scratch (K = ``SLOTS_PER_CUT`` * L).
         out: (N,) int32 levels in 0..L.
     """
-    lo, scale = lookup_table(cuts, starts)
-    for p in range(values.size):
-        out[p] = count_le(values[p], cuts, starts, lo, scale)
+    quantize_with(values, level_table(cuts, starts), starts, out)

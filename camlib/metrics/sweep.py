@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from torch import Tensor
 
+from camlib.metrics.levels import level_table, quantize, quantize_with
 from camlib.metrics.tree import (
     AREA,
     FIRST,
@@ -41,27 +42,25 @@ from camlib.metrics.tree import (
     TreeScratch,
     build_component_tree,
     njit,
-    quantize,
     tree_scratch,
 )
 
 
 @njit
 def _minmax(raw: np.ndarray, out: np.ndarray) -> bool:
-    """``out`` = (raw - min) / (max - min) in float32 (:func:`camlib.cam.normalize`); False for a map that has
-    no box (constant, or whose normalised max is not positive), whose ``out`` is then undefined."""
+    """``out`` = (raw - min) / (max - min) in float32 (:func:`camlib.cam.normalize`); False for a map with no
+    box (constant, or normalised max not positive: that of the max pixel, rounding is monotone)."""
     lo, hi = raw[0], raw[0]
     for p in range(raw.size):
-        lo = min(lo, raw[p])
-        hi = max(hi, raw[p])
+        v = raw[p]
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
     span = hi - lo
     if not span > 0:
         return False
-    top = np.float32(0.0)
     for p in range(raw.size):
         out[p] = (raw[p] - lo) / span
-        top = max(top, out[p])
-    return bool(top > 0)
+    return bool((hi - lo) / span > 0)
 
 
 @njit
@@ -147,11 +146,12 @@ def _count_batch(
     norm = np.empty(h * w, dtype=np.float32)  # (H*W,)
     levels = np.empty(h * w, dtype=np.int32)  # (H*W,)
     starts = np.empty(SLOTS_PER_CUT * cuts.size + 1, dtype=np.int64)
+    table = level_table(cuts, starts)  # once per batch
     cover = np.empty((deltas.size, cuts.size + 1), dtype=np.int64)
     for b in range(maps.shape[0]):
         if not _minmax(maps[b], norm):
             continue  # no box at any tau: no hit
-        quantize(norm, cuts, starts, levels)
+        quantize_with(norm, table, starts, levels)
         n = build_component_tree(levels, h, w, cuts.size, True, s)
         _count_map(s.nodes[:n], gt[gt_start[b] : gt_start[b + 1]], deltas, cover, hits)
 
