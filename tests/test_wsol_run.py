@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from camlib.checkpoint import load_checkpoint
 from camlib.data.sample import Batch, Indices
 from camlib.data.shapes import Shapes
 from camlib.models import GAPNet, NetConfig
@@ -105,12 +106,15 @@ def test_prepare_builds_each_method() -> None:
 
 def test_run_wsol_writes_the_table_for_every_method(tmp_path: Path) -> None:
     results, table = run_wsol(WSOL_METHODS, [0], profile="fast", out=tmp_path, sizes=SIZES, epochs=1,
-                              batch_size=16, config=TINY)  # fmt: skip
+                              batch_size=16, config=TINY, checkpoints=tmp_path / "ck")  # fmt: skip
     assert [r.method for r in results] == list(WSOL_METHODS) and list(table) == list(WSOL_METHODS)
     payload = json.loads((tmp_path / "wsol_fast.json").read_text())
     assert payload["table"]["adl"]["max_box_acc_v2"]["mean"] == results[3].test["max_box_acc_v2"]
     assert payload["splits"]["test"]["split"] == "test"
     md = (tmp_path / "wsol_fast.md").read_text()
     assert md.count("\n| ") == 1 + len(WSOL_METHODS) and "chosen on the boxed validation split" in md
+    model, meta = load_checkpoint(tmp_path / "ck" / "wsol_adl_s0.pt")  # ADL's model loads as a plain GAPNet
+    assert type(model) is GAPNet and meta["wsol"] == {"method": "adl", "epoch": 1, "tau": results[3].tau}
+    assert meta["metrics"] == results[3].test and meta["dataset"]["splits"]["val"]["split"] == "val"
     with pytest.raises(ValueError, match="unknown WSOL method"):
         run_wsol(["mixup"], [0])

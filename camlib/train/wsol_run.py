@@ -30,11 +30,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from camlib.checkpoint import save_checkpoint
 from camlib.data.sample import Sample, SampleDataset, as_dataset
 from camlib.data.shapes import Shapes
 from camlib.files import REPO_ROOT, atomic_write
 from camlib.localization import LocalizationReport, localize, tau_choice
-from camlib.models import GAPNet, NetConfig
+from camlib.models import GAPNet, ModelSpec, NetConfig
 from camlib.profile import CommandParser, get_profile, non_negative_int, positive_int
 from camlib.train.device import seed_everything
 from camlib.train.loop import EpochStats, fit
@@ -128,6 +129,7 @@ def train_wsol(
     config: NetConfig | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> WsolResult:
     """Train one WSOL ``method`` with ``seed``; keep the epoch and threshold chosen on ``data["val"]``; measure
     ``data["test"]``.
@@ -138,6 +140,8 @@ def train_wsol(
         seed, lr, device, progress: as :func:`camlib.train.fit`; ``epochs`` and ``batch_size`` default to the
             profile's.
         config: the trunk (default: the course's :class:`~camlib.models.NetConfig`).
+        checkpoint: save the kept model there (replacing a file), as a plain ``gap`` checkpoint (ADL's copy has the
+            same weights as a GAPNet) with the run's choice under ``"wsol"``.
 
     Returns:
         A :class:`WsolResult`. The test split is read only after the epoch and threshold are fixed.
@@ -174,10 +178,21 @@ def train_wsol(
     model.load_state_dict(kept["state"])
     model.eval()
     report = localize(model, test, METHOD, device=device, chosen_tau=kept["tau"])  # the one read of test
-    return WsolResult(
+    result = WsolResult(
         method, seed, kept["epoch"], kept["tau"], curve, _summary(report, kept["tau"]), history.train_seconds,
         time.perf_counter() - t0, history.to_dicts(),
     )  # fmt: skip
+    if checkpoint is not None:
+        splits = {
+            s: d.spec() for s, d in (("train", train), ("val", val), ("test", test)) if hasattr(d, "spec")
+        }
+        save_checkpoint(
+            checkpoint, model, ModelSpec("gap", num_classes, config or NetConfig()), class_names=train.class_names,
+            dataset={"name": "shapes", "splits": splits}, profile=prof.name, seed=seed, metrics=result.test,
+            history=result.history, extra={"wsol": {"method": method, "epoch": result.epoch, "tau": result.tau}},
+            force=True,
+        )  # fmt: skip
+    return result
 
 
 def aggregate(results: Sequence[WsolResult]) -> dict[str, dict[str, Any]]:
@@ -220,16 +235,24 @@ def markdown(table: Mapping[str, Mapping[str, Any]], profile: str, seconds: floa
 
 def run_wsol(
     methods: Sequence[str], seeds: Sequence[int], *, profile: str | None = None, data_seed: int = 0,
-    out: Path | None = None, sizes: Mapping[str, int] | None = None, **train_options: Any,
+    out: Path | None = None, sizes: Mapping[str, int] | None = None, checkpoints: Path | None = None,
+    **train_options: Any,
 ) -> tuple[list[WsolResult], dict[str, dict[str, Any]]]:  # fmt: skip
-    """Train every method x seed (:func:`train_wsol`) and write ``out/wsol_PROFILE.{md,json}`` when ``out`` is given."""
+    """Train every method x seed (:func:`train_wsol`) and write ``out/wsol_PROFILE.{md,json}`` when ``out`` is given
+    (and each kept model as ``checkpoints/wsol_METHOD_sSEED.pt`` when ``checkpoints`` is)."""
     for m in methods:
         if m not in WSOL_METHODS:
             raise ValueError(f"unknown WSOL method {m!r}: use any of {list(WSOL_METHODS)}")
     name = get_profile(profile).name
     data = wsol_data(name, data_seed, **(sizes or {}))
     t0 = time.perf_counter()
-    results = [train_wsol(m, data, seed=s, **train_options) for m in methods for s in seeds]
+
+    def where(m: str, s: int) -> Path | None:
+        return None if checkpoints is None else checkpoints / f"wsol_{m}_s{s}.pt"
+
+    results = [
+        train_wsol(m, data, seed=s, checkpoint=where(m, s), **train_options) for m in methods for s in seeds
+    ]
     table = aggregate(results)
     if out is not None:
         payload = {"profile": name, "data_seed": data_seed, "splits": {k: v.spec() for k, v in data.items()},  # type: ignore[attr-defined]
@@ -256,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "reports", help="folder of wsol_PROFILE.md/.json")
+    p.add_argument(
+        "--checkpoints", type=Path, default=None, help="folder for wsol_METHOD_sSEED.pt (default: none)"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -264,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, table = run_wsol(
         args.methods, args.seeds, profile=args.profile, data_seed=args.data_seed, out=args.out,
         sizes={k: v for k, v in sizes.items() if v is not None}, epochs=args.epochs, device=args.device,
+        checkpoints=args.checkpoints,
     )  # fmt: skip
     print(markdown(table, get_profile(args.profile).name, time.perf_counter() - t0), end="")
     return 0
