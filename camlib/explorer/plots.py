@@ -4,6 +4,7 @@ the IoU-vs-tau curve and the strip of a CAM's channels.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,28 @@ from camlib.explorer.render import base_panel, font, titled
 
 #: one colour per model in the curve (the first model first)
 CURVE_RGB = ((37, 99, 235), (220, 38, 38), (22, 163, 74), (147, 51, 234))
+
+
+def _frame(width: int, height: int) -> tuple[int, int, int, int]:
+    return 34, width - 8, 8, height - 34  # left, right, top, bottom of the plot area
+
+
+@functools.lru_cache(maxsize=4)
+def _axes(width: int, height: int) -> Image.Image:
+    """The curve's empty axes, drawn once (text is the slow part of a PIL drawing)."""
+    img = Image.new("RGB", (width, height), "white")
+    d, f = ImageDraw.Draw(img), font(11)
+    left, right, top, bottom = _frame(width, height)
+    for v in (0.0, 0.5, 1.0):  # axes and grid
+        y = bottom - v * (bottom - top)
+        d.line([(left, y), (right, y)], fill=(200, 200, 200) if v else (0, 0, 0))
+        d.text((4, y - 7), f"{v:.1f}", fill=(0, 0, 0), font=f)
+    d.line([(left, bottom), (left, top)], fill=(0, 0, 0))
+    for t in (0.0, 0.2, 0.5, 1.0):
+        d.text((left + t * (right - left) - 8, bottom + 3), f"{t:.1f}", fill=(0, 0, 0), font=f)
+    d.text((left + (right - left) // 2 - 4, bottom + 16), "tau", fill=(0, 0, 0), font=f)
+    d.text((left + 4, top), "IoU", fill=(0, 0, 0), font=f)
+    return img
 
 
 def curve_panel(
@@ -31,23 +54,14 @@ def curve_panel(
         taus: (T,) increasing taus in [0, 1].
         tau: the current threshold.
     """
-    img = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(img)
-    f = font(11)
-    left, right, top, bottom = 34, width - 8, 8, height - 34
+    img = _axes(width, height).copy()
+    d, f = ImageDraw.Draw(img), font(11)
+    left, right, top, bottom = _frame(width, height)
     span_x, span_y = right - left, bottom - top
 
     def xy(t: float, v: float) -> tuple[float, float]:
         return left + t * span_x, bottom - v * span_y
 
-    for v in (0.0, 0.5, 1.0):  # axes and grid
-        d.line([xy(0, v), xy(1, v)], fill=(200, 200, 200) if v else (0, 0, 0))
-        d.text((4, xy(0, v)[1] - 7), f"{v:.1f}", fill=(0, 0, 0), font=f)
-    d.line([xy(0, 0), xy(0, 1)], fill=(0, 0, 0))
-    for t in (0.0, 0.2, 0.5, 1.0):
-        d.text((xy(t, 0)[0] - 8, bottom + 3), f"{t:.1f}", fill=(0, 0, 0), font=f)
-    d.text((left + span_x // 2 - 4, bottom + 16), "tau", fill=(0, 0, 0), font=f)
-    d.text((left + 4, top), "IoU", fill=(0, 0, 0), font=f)
     x_now = xy(min(max(tau, 0.0), 1.0), 0)[0]
     d.line([(x_now, top), (x_now, bottom)], fill=(120, 120, 120), width=2)
     for k, (name, ious, best) in enumerate(curves):

@@ -139,9 +139,17 @@ def font(size: int = 12) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def titled(panel: Image.Image, title: str) -> Image.Image:
     """``panel`` with a white strip of :data:`TITLE_HEIGHT` px above it holding ``title``."""
     out = Image.new("RGB", (panel.width, panel.height + TITLE_HEIGHT), "white")
+    out.paste(_title_strip(panel.width, title), (0, 0))
     out.paste(panel, (0, TITLE_HEIGHT))
-    ImageDraw.Draw(out).text((3, 2), title, fill=(0, 0, 0), font=font())
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _title_strip(width: int, title: str) -> Image.Image:
+    """The white title strip, drawn once per (width, title): text is the slow part of a PIL drawing."""
+    strip = Image.new("RGB", (width, TITLE_HEIGHT), "white")
+    ImageDraw.Draw(strip).text((3, 2), title, fill=(0, 0, 0), font=font())
+    return strip
 
 
 def compose(panels: Sequence[Image.Image], gap: int = 8) -> Image.Image:

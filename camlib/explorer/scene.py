@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
 
 from camlib.cam import MapMethod, class_activation_maps, normalize, upsample
 from camlib.data.sample import Batch
-from camlib.explorer.analysis import CURVE_TAUS, best_tau, boxes_at, decompose, erase, square_box
+from camlib.explorer.analysis import CURVE_TAUS, TauBoxes, best_tau, boxes_at, decompose, erase, square_box
 from camlib.explorer.plots import channel_strip, curve_panel
 from camlib.explorer.render import (
     CAM_RGB,
@@ -116,6 +117,13 @@ def _overlay(
     return base_panel(image, heat(shown, peak), look.alpha, look.cmap, scale)
 
 
+def _at(tb: TauBoxes, t: int) -> TauBoxes:
+    """The boxes of one tau (row ``t``) of ``tb``."""
+    return TauBoxes(
+        tb.boxes[t : t + 1], None if tb.ious is None else tb.ious[t : t + 1], tb.counts[t : t + 1]
+    )
+
+
 def _erase_box(v: ViewSource, extras: Extras, part: Box | None, index: int, notes: list[str]) -> Box | None:
     if extras.erase == "part":
         if part is None:
@@ -168,15 +176,16 @@ def render_scene(
         ruled = v.cached(("ruled", *key, look.rule), partial(normalize, up, look.rule))  # (H, W)
         probs = v.probs[name][row] if logits is None else logits.float().softmax(0)  # (C,)
         pred = int(probs.argmax())
-        now = boxes_at(ruled, [tau], gb, look.components)
+        # one component tree per map gives the boxes at every tau of the curve; the slider's taus are on that grid
+        tb = v.cached(
+            ("curve", *key, look.rule, look.components),
+            partial(boxes_at, ruled, CURVE_TAUS, gb, look.components),
+        )
+        on_grid = np.flatnonzero(np.abs(CURVE_TAUS - tau) < 1e-9)
+        now = boxes_at(ruled, [tau], gb, look.components) if not on_grid.size else _at(tb, int(on_grid[0]))
         box = box_tuple(torch.from_numpy(now.boxes[0])) or (0.0, 0.0, 0.0, 0.0)
         curve = best = None
-        if ex.curve and gb is not None:
-            tb = v.cached(
-                ("curve", *key, look.rule, look.components),
-                partial(boxes_at, ruled, CURVE_TAUS, gb, look.components),
-            )
-            assert tb.ious is not None
+        if ex.curve and tb.ious is not None:
             curve, best = tb.ious, best_tau(tb.ious)
             curves.append((name, curve, best[0]))
         peak: float | None = 1.0
@@ -193,7 +202,7 @@ def render_scene(
         panels.append(titled(panel, f"{name} · {method} of {of}") if titles else panel)
         iou_v = None if now.ious is None else float(now.ious[0])
         states.append(PanelState(name, method, pred, float(probs[pred]), float(probs[cls]), box, iou_v,
-                                 int(now.counts[0]), None if curve is None else tuple(float(c) for c in curve),
+                                 int(now.counts[0]), None if curve is None else tuple(curve.tolist()),
                                  None if best is None else best[0], None if best is None else best[1]))  # fmt: skip
         if logits is not None:
             logits_e.append(logits)
