@@ -14,7 +14,7 @@ from camlib.data.sample import Batch, Indices
 from camlib.data.shapes import Shapes
 from camlib.models import GAPNet, NetConfig
 from camlib.train.wsol import ADL
-from camlib.train.wsol_run import WSOL_METHODS, prepare, run_wsol, train_wsol
+from camlib.train.wsol_run import WSOL_METHODS, main, prepare, run_wsol, train_wsol
 
 TINY = NetConfig(widths=(8, 16), downsample=2)
 SIZES = {"train_size": 48, "val_size": 24, "test_size": 24, "image_size": 32}
@@ -60,7 +60,8 @@ def test_selection_never_reads_the_test_split() -> None:
     log_poison: list[str] = []
     clean = train_wsol("has", data(log_clean), seed=0, **OPTIONS)  # type: ignore[arg-type]
     poisoned = train_wsol("has", data(log_poison, poison=True), seed=0, **OPTIONS)  # type: ignore[arg-type]
-    assert (clean.epoch, clean.tau, clean.val_curve) == (poisoned.epoch, poisoned.tau, poisoned.val_curve)
+    choice = ("epoch", "tau", "val_curve", "val_accuracy")
+    assert [getattr(clean, k) for k in choice] == [getattr(poisoned, k) for k in choice]
     assert len(clean.val_curve) == 2 and clean.epoch in (1, 2)
     assert (
         clean.test["max_box_acc_v2"] != poisoned.test["max_box_acc_v2"]
@@ -118,3 +119,14 @@ def test_run_wsol_writes_the_table_for_every_method(tmp_path: Path) -> None:
     assert meta["metrics"] == results[3].test and meta["dataset"]["splits"]["val"]["split"] == "val"
     with pytest.raises(ValueError, match="unknown WSOL method"):
         run_wsol(["mixup"], [0])
+
+
+def test_the_command_line_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = "--profile fast --methods cam adl --seeds 0 --epochs 1 --train-size 16 --val-size 8 --test-size 8 --out"
+    assert main([*argv.split(), str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| cam | 1 |" in printed and "| adl | 1 |" in printed
+    assert (tmp_path / "wsol_fast.md").read_text().splitlines()[:6] == printed.splitlines()[:6]
+    with pytest.raises(SystemExit) as exc:
+        main(["--methods", "mixup"])
+    assert exc.value.code == 2

@@ -1,16 +1,16 @@
 """WSOL methods tuned fairly: train method x seed on the embedded dataset, choose the epoch AND the box threshold on
 the boxed VALIDATION split only, then measure the test split once (Choe et al., CVPR 2020).
 
-For each run: a fresh :class:`~camlib.models.GAPNet` (the shipped ``gap`` architecture) is trained with the method's
-batch transform or layer (:mod:`camlib.train.wsol`) by :func:`camlib.train.fit`. After every epoch the model's CAM
-is measured on the validation split; the epoch with the best validation MaxBoxAccV2 is kept (the first on ties),
-and its threshold is the one :func:`camlib.localization.tau_choice` reads from the same validation report (best
-BoxAcc(tau, 0.5), largest component). The test split is read once, at the end, by the kept model: accuracy,
+A fresh :class:`~camlib.models.GAPNet` (the ``gap`` architecture) is trained with the method's batch transform or
+layer (:mod:`camlib.train.wsol`) by :func:`camlib.train.fit`; after every epoch its CAM is measured on validation;
+the epoch with the best validation MaxBoxAccV2 is kept (the first on ties), with the threshold that
+:func:`camlib.localization.tau_choice` reads from the same report (best BoxAcc(tau, 0.5), largest component). The test split is read once, at the end, by the kept model: accuracy,
 MaxBoxAccV2 and its per-delta terms (0.3 / 0.5 / 0.7), PxAP (threshold-free, as defined), and BoxAcc at the
 validation threshold for each delta.
 
 ``python -m camlib.train.wsol_run --methods cam has cutmix adl --seeds 0 1 2`` writes
-``reports/wsol_PROFILE.{md,json}`` (one row per method: mean and spread over the seeds).
+``reports/wsol_PROFILE.{md,json}`` (one row per method: mean and spread over the seeds, see
+:mod:`camlib.train.wsol_report`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -40,8 +39,8 @@ from camlib.profile import CommandParser, get_profile, non_negative_int, positiv
 from camlib.train.device import seed_everything
 from camlib.train.loop import EpochStats, fit
 from camlib.train.wsol import WSOL_METHODS, BatchTransform, CutMix, HideAndSeek, insert_adl, mean_colour
+from camlib.train.wsol_report import aggregate, markdown
 
-DELTAS = (0.3, 0.5, 0.7)
 METHOD = "cam"  # every WSOL method is judged by its CAM
 
 
@@ -76,7 +75,7 @@ class WsolResult:
         method, seed: the run.
         epoch: the epoch kept (1-based), chosen by validation MaxBoxAccV2.
         tau: the min-max threshold chosen on validation for the kept epoch.
-        val_curve: validation MaxBoxAccV2 after each epoch, in %.
+        val_curve: validation MaxBoxAccV2 after each epoch, in %; ``val_accuracy`` its accuracy (the same pass).
         test: test metrics in % (``accuracy``, ``max_box_acc_v2``, ``max_box_acc_delta_D``, ``pxap``,
             ``box_acc_val_tau_delta_D``, ``top1_loc_err_chosen_tau``, ``gt_known_loc_chosen_tau``).
         train_seconds: seconds in training phases; ``seconds`` the whole run.
@@ -88,6 +87,7 @@ class WsolResult:
     epoch: int
     tau: float
     val_curve: list[float]
+    val_accuracy: list[float]
     test: dict[str, float]
     train_seconds: float
     seconds: float
@@ -162,25 +162,27 @@ def train_wsol(
     seed_everything(seed)
     model, transform = prepare(method, GAPNet(num_classes, config), train, num_classes, seed)
     curve: list[float] = []
+    accuracy: list[float] = []
     kept: dict[str, Any] = {}
 
     def choose(stats: EpochStats, net: nn.Module) -> None:  # validation only
         report = localize(net, val, METHOD, device=device)
         curve.append(round(float(report.box_acc.max_box_acc_v2), 2))
+        accuracy.append(round(100.0 - float(report.loc.top1_cls_err), 2))
         if not kept or curve[-1] > kept["score"]:
             kept.update(score=curve[-1], epoch=stats.epoch, tau=tau_choice(report).tau)
             kept["state"] = copy.deepcopy(net.state_dict())
 
-    history = fit(
-        model, train, val, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
+    history = fit(  # validation is measured by `choose` (one pass gives accuracy and localization)
+        model, train, None, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
         progress=progress, batch_transform=transform, on_epoch=choose,
     )  # fmt: skip
     model.load_state_dict(kept["state"])
     model.eval()
     report = localize(model, test, METHOD, device=device, chosen_tau=kept["tau"])  # the one read of test
     result = WsolResult(
-        method, seed, kept["epoch"], kept["tau"], curve, _summary(report, kept["tau"]), history.train_seconds,
-        time.perf_counter() - t0, history.to_dicts(),
+        method, seed, kept["epoch"], kept["tau"], curve, accuracy, _summary(report, kept["tau"]),
+        history.train_seconds, time.perf_counter() - t0, history.to_dicts(),
     )  # fmt: skip
     if checkpoint is not None:
         splits = {
@@ -193,44 +195,6 @@ def train_wsol(
             force=True,
         )  # fmt: skip
     return result
-
-
-def aggregate(results: Sequence[WsolResult]) -> dict[str, dict[str, Any]]:
-    """Per method: each test metric's mean and spread (sample standard deviation; 0 for one seed) over seeds."""
-    out: dict[str, dict[str, Any]] = {}
-    for method in dict.fromkeys(r.method for r in results):
-        runs = [r for r in results if r.method == method]
-        row: dict[str, Any] = {"seeds": [r.seed for r in runs], "epochs_chosen": [r.epoch for r in runs]}
-        row["taus_chosen"] = [r.tau for r in runs]
-        for key in runs[0].test:
-            values = [r.test[key] for r in runs]
-            row[key] = {"mean": round(statistics.fmean(values), 2),
-                        "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}  # fmt: skip
-        out[method] = row
-    return out
-
-
-COLUMNS = ("accuracy", "max_box_acc_v2", *(f"max_box_acc_delta_{d:g}" for d in DELTAS), "pxap",
-           "box_acc_val_tau_delta_0.5")  # fmt: skip
-
-
-def markdown(table: Mapping[str, Mapping[str, Any]], profile: str, seconds: float) -> str:
-    """The table as markdown: one row per method, ``mean ± std`` over seeds (all on the test split)."""
-    head = ["method", "seeds", *COLUMNS, "epochs chosen"]
-    lines = [
-        f"# WSOL methods on the embedded dataset ({profile} profile)", "",
-        "Epoch and threshold chosen on the boxed validation split; every number on the test split, in %, mean ± "
-        "sample std over the seeds. MaxBoxAccV2 and PxAP are threshold-free (Choe et al., CVPR 2020); "
-        "`box_acc_val_tau_delta_0.5` is BoxAcc at the validation threshold.", "",
-        "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-    ]  # fmt: skip
-    for method, row in table.items():
-        cells = [f"{row[c]['mean']:.1f} ± {row[c]['std']:.1f}" if c in row else "-" for c in COLUMNS]
-        lines.append(
-            f"| {method} | {len(row['seeds'])} | " + " | ".join(cells) + f" | {row['epochs_chosen']} |"
-        )
-    lines += ["", f"({seconds:.0f} s in all)"]
-    return "\n".join(lines) + "\n"
 
 
 def run_wsol(
