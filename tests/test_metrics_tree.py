@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from camlib.boxes import all_component_boxes, largest_component_box
 from camlib.metrics import MaxBoxAccMeter, component_boxes_at_thresholds
+from camlib.metrics.levels import SLOTS_PER_CUT, quantize
 from camlib.metrics.sweep import box_acc_counts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -216,3 +217,64 @@ def test_gpu_like_and_4d_inputs_and_bad_input() -> None:
     before = m.clone()
     component_boxes_at_thresholds(m, GRID)
     assert torch.equal(m, before)  # the learner's tensor is not changed
+
+
+@st.composite
+def cuts_and_values(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct cuts (an even grid, a grid with a dense cluster so that one lookup slot holds many
+    cuts, or random ones) and values at, one ulp around, between and outside them, float32 or float64."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    kind = draw(st.sampled_from(["grid", "cluster", "random", "one"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "grid":
+        cuts = np.arange(0.0, 1.0, draw(st.sampled_from([0.01, 0.001, 0.25])))
+    elif kind == "cluster":  # 40 cuts within 1e-4 of 0.5 among an even grid: many cuts in one slot
+        cuts = np.r_[np.arange(0.0, 1.0, 0.1), 0.5 + rng.random(40) * 1e-4]
+    elif kind == "random":
+        cuts = rng.random(draw(st.integers(1, 30))) * 4 - 2
+    else:
+        cuts = np.array([draw(st.floats(-1, 1))])
+    cuts = np.unique(cuts.astype(dtype))
+    picks = cuts[rng.integers(0, cuts.size, 64)]
+    values = np.r_[
+        picks,  # exactly at a cut: a tie at a bin edge
+        np.nextafter(picks, dtype(np.inf)),
+        np.nextafter(picks, dtype(-np.inf)),
+        rng.random(32) * (cuts[-1] - cuts[0] + 2) + cuts[0] - 1,
+        [cuts[0] - 1, cuts[-1] + 1, 0.0, 1.0],
+    ].astype(dtype)
+    return cuts, values
+
+
+@SETTINGS
+@given(cv=cuts_and_values())
+def test_quantize_counts_the_cuts_at_or_below_each_value(cv: tuple[np.ndarray, np.ndarray]) -> None:
+    """The branchless level table equals ``np.searchsorted(cuts, v, "right")``, i.e. pixel >= tau_i iff its
+    level > i, at every bin edge, in the map's dtype (also for a constant map: every value the same)."""
+    cuts, values = cv
+    want = np.searchsorted(cuts, values, "right")
+    got = np.empty(values.size, np.int32)
+    quantize(values, cuts, np.empty(SLOTS_PER_CUT * cuts.size + 1, np.int64), got)
+    np.testing.assert_array_equal(got, want)
+    constant = np.full(5, values[0])
+    quantize(constant, cuts, np.empty(SLOTS_PER_CUT * cuts.size + 1, np.int64), got[:5])
+    assert (got[:5] == np.searchsorted(cuts, values[0], "right")).all()
+
+
+def test_float32_exactly_at_a_cut_and_single_pixels_in_the_batched_kernel() -> None:
+    """Values exactly at a float32 tau, one ulp below it, and single-pixel components, through the meter's
+    batched kernel (normalisation, level table, tree, counts) against the per-tau labelling."""
+    t = np.float32(0.37)
+    m = np.zeros((3, 5, 6), np.float32)
+    m[:, 0, 0] = 1.0  # the max: min-max keeps values unchanged
+    m[0, 2, 2], m[0, 4, 5] = t, np.nextafter(t, np.float32(0))  # at tau, one ulp below it
+    m[1, 1::2, 1::2] = t  # single pixels exactly at tau, apart (8-connected: separate components)
+    m[2, 3, :] = t  # a row at tau touching nothing
+    gts = [np.array([[2.0, 2.0, 3.0, 3.0]], np.float32), np.array([[5.0, 3.0, 6.0, 4.0]], np.float32)] * 2
+    taus = np.array([0.36, 0.37, 0.38, 0.0, 1.0])
+    got = box_acc_counts(m, gts[:3], taus, DELTAS)
+    want = reference(m, gts[:3], taus, DELTAS)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    # delta 0.7: the pixel AT 0.37 of maps 0 and 1 is its own component, and its box the GT, up to tau 0.37
+    assert got[0][2].tolist() == [2, 2, 0, 0, 0]
