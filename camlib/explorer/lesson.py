@@ -55,11 +55,10 @@ class LessonControls(ExplorerControls, CAMViews):
             options=[(label, k) for k, label in ERASE_LABELS.items()], value="none", description="erase",
             style=_STYLE,
         )  # fmt: skip
-        self.erase_x = W.IntSlider(value=0, min=0, max=w - 1, description="square x", style=_STYLE)
-        self.erase_y = W.IntSlider(value=0, min=0, max=h - 1, description="square y", style=_STYLE)
-        self.erase_size = W.IntSlider(
-            value=max(1, w // 4), min=1, max=w, description="square size", style=_STYLE
-        )
+        drag = {"style": _STYLE, "continuous_update": False}  # a new square costs a forward pass: on release
+        self.erase_x = W.IntSlider(value=0, min=0, max=w - 1, description="square x", **drag)
+        self.erase_y = W.IntSlider(value=0, min=0, max=h - 1, description="square y", **drag)
+        self.erase_size = W.IntSlider(value=max(1, w // 4), min=1, max=w, description="square size", **drag)
         self._method_fns: dict[str, str | MapMethod] = {n: n for n in METHODS}
         for mname, fn in self.methods.values():
             if mname not in METHODS:  # a learner's own function
