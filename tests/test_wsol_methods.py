@@ -78,6 +78,11 @@ def test_hide_and_seek_refuses_bad_settings(patch: int, p: float) -> None:
         HideAndSeek(torch.zeros(3), patch=patch, p=p)
 
 
+def test_hide_and_seek_refuses_a_fill_that_is_not_one_colour() -> None:
+    with pytest.raises(ValueError, match="one RGB colour"):
+        HideAndSeek(torch.zeros(3, 2))
+
+
 def test_mean_colour_is_the_mean_of_the_images() -> None:
     ds = Shapes("train", size=16, image_size=32)
     assert torch.allclose(mean_colour(ds), ds.batch(range(16)).images.mean((0, 2, 3)))

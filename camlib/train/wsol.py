@@ -13,9 +13,8 @@
 
 HaS and CutMix are batch transforms ``(images, labels) -> (images, targets)`` that :func:`camlib.train.fit` applies to
 training batches only (its ``batch_transform``); targets are class indices (B,) or class probabilities (B, C).
-ADL is an ``nn.Module`` that :func:`insert_adl` places in a copy of the model.
-:func:`camlib.train.wsol_run.prepare` builds either for a method name of :data:`WSOL_METHODS`; the same module
-trains method x seed and chooses the epoch and the threshold on validation.
+ADL is an ``nn.Module`` that :func:`insert_adl` places in a copy of the model. :mod:`camlib.train.wsol_run` builds
+either for a name of :data:`WSOL_METHODS`, trains method x seed, and chooses the epoch and threshold on validation.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from torch import Tensor, nn
 
 from camlib.data.sample import Sample, SampleDataset, as_dataset
 
-#: the methods :func:`prepare` knows: plain CAM (no change), Hide-and-Seek, CutMix, ADL
+#: the methods :func:`camlib.train.wsol_run.prepare` knows: plain CAM (no change), Hide-and-Seek, CutMix, ADL
 WSOL_METHODS = ("cam", "has", "cutmix", "adl")
 BatchTransform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
@@ -87,8 +86,8 @@ class HideAndSeek(nn.Module):
 
     Args:
         fill: (3,) the training images' mean colour (see :func:`mean_colour`).
-        patch: cell side in pixels (the paper's best grids for 224 px images have 16 to 56 px cells; 16 px is a
-            quarter of the course's 64 px images, as 56 px is of 224).
+        patch: cell side in pixels (Singh & Lee try 16 to 56 px cells on 224 px images; 16 px is a quarter of
+            the course's 64 px images, as 56 px is of 224).
         p: probability of hiding each cell.
         seed: seeds the draws (``None``: torch's global generator).
 
@@ -97,9 +96,13 @@ class HideAndSeek(nn.Module):
 
     def __init__(self, fill: Tensor, patch: int = 16, p: float = 0.5, seed: int | None = 0) -> None:
         super().__init__()
+        if fill.numel() != 3:
+            raise ValueError(
+                f"fill is one RGB colour (3 values), got shape {tuple(fill.shape)}: use mean_colour(ds)"
+            )
         hide_patches(
-            torch.zeros(1, 3, 1, 1), patch, p, fill.reshape(-1)[:3]
-        )  # validate now, not mid-training
+            torch.zeros(1, 3, 1, 1), patch, p, fill
+        )  # the settings are checked now, not mid-training
         self.fill, self.patch, self.p = fill.detach().reshape(3).clone(), patch, p
         self.generator = _generator(seed)
 
@@ -148,9 +151,7 @@ def cutmix(
         ``w`` = 1 - pasted area / image area, after clipping), and the pasted box XYXY.
     """
     if not alpha > 0:
-        raise ValueError(
-            f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}: Yun et al. use 1.0"
-        )
+        raise ValueError(f"alpha must be > 0 (lambda ~ Beta(alpha, alpha)), got {alpha!r}: e.g. 1.0")
     b, _, h, w = images.shape
     draw = int(torch.randint(0, 2**62, (), generator=generator))  # numpy's Beta, seeded from torch's stream
     lam = float(np.random.default_rng(draw).beta(alpha, alpha))
@@ -170,7 +171,7 @@ class CutMix(nn.Module):
     Args:
         num_classes: C.
         alpha: Beta(alpha, alpha) of the kept area ratio.
-        prob: probability of mixing a batch (1: every batch, as Choe et al. train it).
+        prob: probability of mixing a batch (1: every batch).
         seed: seeds the draws (``None``: torch's global generator).
 
     In eval mode, or when a batch is not mixed, it returns the labels as (B,) indices.
@@ -217,8 +218,9 @@ class ADL(nn.Module):
     batch, as the authors' code); in eval mode it returns its input. It has no parameters.
 
     Args:
-        drop_rate: probability of applying the drop mask (the paper: 0.75).
-        gamma: drop threshold (the paper's values range from 0.8 to 0.95 by backbone; 0.9 here).
+        drop_rate: probability of applying the drop mask at a training step (0.75 here).
+        gamma: the drop threshold, a fraction of each image's maximum (Choe & Shim tune it and the drop rate per
+            backbone; 0.9 here).
         seed: seeds the choice (``None``: torch's global generator, which :func:`camlib.train.fit` seeds).
 
     >>> adl = ADL().eval(); x = torch.rand(2, 4, 3, 3); adl(x) is x
@@ -229,7 +231,7 @@ class ADL(nn.Module):
         super().__init__()
         if not 0.0 <= drop_rate <= 1.0 or not 0.0 <= gamma <= 1.0:
             raise ValueError(
-                f"drop_rate and gamma must be in [0, 1], got drop_rate={drop_rate}, gamma={gamma}"
+                f"drop_rate and gamma must be in [0, 1], got {drop_rate}, {gamma}: e.g. 0.75, 0.9"
             )
         self.drop_rate, self.gamma = drop_rate, gamma
         self.generator = _generator(seed)
