@@ -7,6 +7,10 @@ DOCTOR := $(VENV)/.doctor-ready
 PORT   ?= 8888
 LAB_ARGS ?=
 export CAMLIB_PROFILE ?= fast
+# make test runs its tests in this many pytest-xdist workers (one file, or one notebook, per worker at a time);
+# TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+XDIST  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: install lab test lint typecheck unit course-check notebooks bench clean
 
@@ -37,14 +41,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 course-check: $(STAMP) ## notebooks/ (student) and solutions/ are what course/ builds (scripts/build_notebooks.py)
 	$(BIN)/python scripts/build_notebooks.py --check
 
 notebooks: $(STAMP) ## the STUDENT notebooks under nbval: every exercise check says "not attempted", nothing fails
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -o addopts="" ; \
+		$(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -o addopts="" ; \
 	else echo "no notebooks yet"; fi
 
 test: lint typecheck course-check unit notebooks ## every check: ruff, mypy, built notebooks up to date, unit tests, nbval (fast profile)
