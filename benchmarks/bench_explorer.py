@@ -163,7 +163,9 @@ def main() -> None:
             f"{build.fmt_ms()}, of which generating the {N_IMAGES} images takes {t_data * 1e3:.0f} ms. What a "
             "control computes the first time and then caches is in its first update: a Grad-CAM or saliency map of a new "
             "class or an erased image (one backward pass), a zoo model (loaded, verified, and run on every image "
-            "once).",
+            "once). Moving the erased square is the one control that cannot be cached: every new square is a new "
+            "image, so every model runs on it again (a forward pass; for saliency also a backward pass through the "
+            "FC network); its sliders therefore update on release, not while dragging.",
         ]
     )
     path = write_result("explorer", "CAM explorer: redraw time per update and control (CPU)", md, data)

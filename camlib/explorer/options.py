@@ -42,8 +42,9 @@ class ExplorerOptions:
         cmap: colormap, one of :data:`CMAPS`.
         upsample: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
         normalised: show the map the box rule thresholds (``True``: normalised as ``rule`` says, in [0, 1]) or the
-            raw map (``False``; logit units, every class on the scale of the predicted class's peak). The box is
-            the same either way.
+            raw map (``False``; logit units, every class on the scale of the predicted class's peak; the box is
+            the paper's rule). The app's one normalisation control starts at ``"raw"`` when ``normalised`` is
+            ``False``, else at ``rule`` (``"max"`` or ``"minmax"``).
         display_size: approximate side of each displayed panel in pixels (images are upscaled nearest).
         seed: seed of the "random" button.
         batch_size: images per forward pass when predicting the whole set.

@@ -50,9 +50,11 @@ def snapshot_figure(
     names, models = views.class_names, list(views.models)
     ncols = 1 + len(models) * max(len(t) for t in rows.values())
     h, w = views.image_size
-    n_rows = len(rows) + (current is not None)
+    strip = current is not None and current.channels is not None
+    n_rows = len(rows) + (current is not None) + strip
     fig = Figure(figsize=(2.35 * ncols + 0.9, 2.55 * n_rows + 0.7), dpi=dpi, layout="constrained")
-    axes = fig.subplots(n_rows, ncols, squeeze=False)
+    grid = fig.add_gridspec(n_rows, ncols)
+    axes = np.array([[fig.add_subplot(grid[r, c]) for c in range(ncols)] for r in range(n_rows - strip)])
     for r, ((i, cls), taus) in enumerate(rows.items()):
         for ax in axes[r]:
             ax.set_axis_off()
@@ -74,6 +76,15 @@ def snapshot_figure(
                 ax.set_yticks([])
     if current is not None:
         _current_row(axes[-1], current, names)
+        if strip and current.channels is not None and current.state.channels is not None:
+            ax = fig.add_subplot(grid[-1, :])  # the channel strip is wide: a row of its own
+            ax.imshow(np.asarray(current.channels), interpolation="nearest")
+            ch = current.state.channels
+            ax.set_title(
+                f"channels of {ch.model} for {names[ch.cls]}: the top {len(ch.top)}, the rest, = CAM", fontsize=9
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
     cmap, rule = look.cmap, look.rule
     scale = (
         normalization_label(look.norm)
@@ -97,10 +108,6 @@ def _current_row(axes: Sequence[Any], sc: Scene, names: Sequence[str]) -> None:
     if sc.curve is not None:
         best = " · ".join(f"{p.name} best τ {p.best_tau:.2f}" for p in s.panels if p.best_tau is not None)
         cells.append((np.asarray(sc.curve), f"IoU vs τ ({best})"))
-    if sc.channels is not None and s.channels is not None:
-        cells.append(
-            (np.asarray(sc.channels), f"channels of {s.channels.model}: top {len(s.channels.top)} + rest")
-        )
     for ax in axes:
         ax.set_axis_off()
     for ax, (img, title) in zip(axes, cells, strict=False):

@@ -50,7 +50,7 @@ class ChannelState:
         weights: ``w_k^c`` of each shown channel.
         scores: each shown channel's part of the logit: the mean of ``w_k^c f_k`` over the map (GAP's pooling).
         n_rest: how many channels the "rest" panel sums; ``rest_score`` their part of the logit.
-        max_error: max over pixels of ``|sum of the parts - CAM|`` (float rounding only, ~1e-7).
+        max_error: max over pixels of ``|sum of the parts - CAM|`` (float32 rounding only, ~1e-6).
     """
 
     model: str
