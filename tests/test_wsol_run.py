@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from camlib.checkpoint import load_checkpoint
+from camlib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from camlib.data.sample import Batch, Indices
 from camlib.data.shapes import Shapes
-from camlib.models import GAPNet, NetConfig
+from camlib.models import GAPNet, ModelSpec, NetConfig
+from camlib.profile import SettingError
 from camlib.train.wsol import ADL
+from camlib.train.wsol_report import measure_checkpoints
 from camlib.train.wsol_run import WSOL_METHODS, main, prepare, run_wsol, train_wsol
 
 TINY = NetConfig(widths=(8, 16), downsample=2)
@@ -115,10 +117,27 @@ def test_run_wsol_writes_the_table_for_every_method(tmp_path: Path) -> None:
     md = (tmp_path / "wsol_fast.md").read_text()
     assert md.count("\n| ") == 1 + len(WSOL_METHODS) and "chosen on the boxed validation split" in md
     model, meta = load_checkpoint(tmp_path / "ck" / "wsol_adl_s0.pt")  # ADL's model loads as a plain GAPNet
-    assert type(model) is GAPNet and meta["wsol"] == {"method": "adl", "epoch": 1, "tau": results[3].tau}
+    assert type(model) is GAPNet and meta["wsol"] == {
+        "method": "adl", "epoch": 1, "tau": results[3].tau, "val_curve": results[3].val_curve,
+        "val_accuracy": results[3].val_accuracy,
+    }  # fmt: skip
     assert meta["metrics"] == results[3].test and meta["dataset"]["splits"]["val"]["split"] == "val"
+    again = measure_checkpoints([tmp_path / "ck" / f"wsol_{m}_s0.pt" for m in WSOL_METHODS])  # no training
+    assert [(r.method, r.epoch, r.tau, r.val_curve, r.test) for r in again] == [
+        (r.method, r.epoch, r.tau, r.val_curve, r.test) for r in results
+    ]
+    assert main(["--from-checkpoints", str(tmp_path / "ck")]) == 0
     with pytest.raises(ValueError, match="unknown WSOL method"):
         run_wsol(["mixup"], [0])
+
+
+def test_a_checkpoint_without_its_wsol_record_is_refused(tmp_path: Path) -> None:
+    net = GAPNet(6, TINY)
+    save_checkpoint(tmp_path / "plain.pt", net, ModelSpec("gap", 6, TINY), class_names=list("abcdef"))
+    with pytest.raises(CheckpointError, match="no WSOL record"):
+        measure_checkpoints([tmp_path / "plain.pt"])
+    with pytest.raises(SettingError, match="no wsol_"):
+        main(["--from-checkpoints", str(tmp_path)])
 
 
 def test_the_command_line_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

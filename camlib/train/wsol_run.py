@@ -10,7 +10,8 @@ validation threshold for each delta.
 
 ``python -m camlib.train.wsol_run --methods cam has cutmix adl --seeds 0 1 2`` writes
 ``reports/wsol_PROFILE.{md,json}`` (one row per method: mean and spread over the seeds, see
-:mod:`camlib.train.wsol_report`).
+:mod:`camlib.train.wsol_report`); ``--checkpoints DIR`` keeps the models, ``--from-checkpoints DIR`` measures them
+again without training.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -33,15 +33,20 @@ from camlib.checkpoint import save_checkpoint
 from camlib.data.sample import Sample, SampleDataset, as_dataset
 from camlib.data.shapes import Shapes
 from camlib.files import REPO_ROOT, atomic_write
-from camlib.localization import LocalizationReport, localize, tau_choice
+from camlib.localization import localize, tau_choice
 from camlib.models import GAPNet, ModelSpec, NetConfig
-from camlib.profile import CommandParser, get_profile, non_negative_int, positive_int
+from camlib.profile import CommandParser, SettingError, get_profile, non_negative_int, positive_int
 from camlib.train.device import seed_everything
 from camlib.train.loop import EpochStats, fit
 from camlib.train.wsol import WSOL_METHODS, BatchTransform, CutMix, HideAndSeek, insert_adl, mean_colour
-from camlib.train.wsol_report import aggregate, markdown
-
-METHOD = "cam"  # every WSOL method is judged by its CAM
+from camlib.train.wsol_report import (
+    METHOD,
+    WsolResult,
+    aggregate,
+    markdown,
+    measure_checkpoints,
+    run_summary,
+)
 
 
 def prepare(
@@ -67,33 +72,6 @@ def prepare(
     return model, None
 
 
-@dataclass(frozen=True)
-class WsolResult:
-    """One trained run, chosen on validation and measured on test.
-
-    Attributes:
-        method, seed: the run.
-        epoch: the epoch kept (1-based), chosen by validation MaxBoxAccV2.
-        tau: the min-max threshold chosen on validation for the kept epoch.
-        val_curve: validation MaxBoxAccV2 after each epoch, in %; ``val_accuracy`` its accuracy (the same pass).
-        test: test metrics in % (``accuracy``, ``max_box_acc_v2``, ``max_box_acc_delta_D``, ``pxap``,
-            ``box_acc_val_tau_delta_D``, ``top1_loc_err_chosen_tau``, ``gt_known_loc_chosen_tau``).
-        train_seconds: seconds in training phases; ``seconds`` the whole run.
-        history: the per-epoch statistics of :func:`fit`.
-    """
-
-    method: str
-    seed: int
-    epoch: int
-    tau: float
-    val_curve: list[float]
-    val_accuracy: list[float]
-    test: dict[str, float]
-    train_seconds: float
-    seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
 def wsol_data(profile: str | None = None, data_seed: int = 0, **sizes: int) -> dict[str, SampleDataset]:
     """The train / val / test splits of the embedded dataset in ``profile``'s sizes (``sizes`` override them:
     ``train_size``, ``val_size``, ``test_size``, ``image_size``)."""
@@ -101,21 +79,6 @@ def wsol_data(profile: str | None = None, data_seed: int = 0, **sizes: int) -> d
     side = sizes.get("image_size", prof.image_size)
     n = {s: sizes.get(f"{s}_size", getattr(prof, f"{s}_size")) for s in ("train", "val", "test")}
     return {s: Shapes(s, size=n[s], image_size=side, seed=data_seed) for s in n}
-
-
-def _summary(report: LocalizationReport, tau: float) -> dict[str, float]:
-    r = report.box_acc
-    i = int(np.abs(np.asarray(r.thresholds) - tau).argmin())
-    out = {"accuracy": 100.0 - report.loc.top1_cls_err, "max_box_acc_v2": r.max_box_acc_v2}
-    for d, row, largest in zip(r.iou_thresholds, r.box_acc, r.box_acc_largest, strict=True):
-        out[f"max_box_acc_delta_{d:g}"] = float(row.max())
-        out[f"box_acc_val_tau_delta_{d:g}"] = float(largest[i])
-    if report.pxap is not None:
-        out["pxap"] = report.pxap
-    if report.loc_chosen is not None:
-        out["top1_loc_err_chosen_tau"] = report.loc_chosen.top1_loc_err
-        out["gt_known_loc_chosen_tau"] = report.loc_chosen.gt_known_loc
-    return {k: round(float(v), 2) for k, v in out.items()}
 
 
 def train_wsol(
@@ -181,7 +144,7 @@ def train_wsol(
     model.eval()
     report = localize(model, test, METHOD, device=device, chosen_tau=kept["tau"])  # the one read of test
     result = WsolResult(
-        method, seed, kept["epoch"], kept["tau"], curve, accuracy, _summary(report, kept["tau"]),
+        method, seed, kept["epoch"], kept["tau"], curve, accuracy, run_summary(report, kept["tau"]),
         history.train_seconds, time.perf_counter() - t0, history.to_dicts(),
     )  # fmt: skip
     if checkpoint is not None:
@@ -191,7 +154,7 @@ def train_wsol(
         save_checkpoint(
             checkpoint, model, ModelSpec("gap", num_classes, config or NetConfig()), class_names=train.class_names,
             dataset={"name": "shapes", "splits": splits}, profile=prof.name, seed=seed, metrics=result.test,
-            history=result.history, extra={"wsol": {"method": method, "epoch": result.epoch, "tau": result.tau}},
+            history=result.history, extra={"wsol": {k: getattr(result, k) for k in ("method", "epoch", "tau", "val_curve", "val_accuracy")}},
             force=True,
         )  # fmt: skip
     return result
@@ -246,10 +209,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--checkpoints", type=Path, default=None, help="folder for wsol_METHOD_sSEED.pt (default: none)"
     )
+    p.add_argument(
+        "--from-checkpoints", type=Path, default=None, help="no training: measure DIR/wsol_*.pt again"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
+    if args.from_checkpoints is not None:  # the shipped runs, measured again on their test split
+        paths = sorted(args.from_checkpoints.glob("wsol_*.pt"))
+        if not paths:
+            raise SettingError(f"no wsol_*.pt in {args.from_checkpoints}: train them with --checkpoints DIR")
+        table = aggregate(measure_checkpoints(paths, device=args.device))
+        print(markdown(table, "checkpoints", time.perf_counter() - t0), end="")
+        return 0
     sizes = {f"{s}_size": getattr(args, f"{s}_size") for s in ("train", "val", "test")}
     _, table = run_wsol(
         args.methods, args.seeds, profile=args.profile, data_seed=args.data_seed, out=args.out,
