@@ -251,7 +251,7 @@ def adl_positions(features: nn.Sequential) -> list[int]:
     """Where :func:`insert_adl` puts ADL by default: after the last max-pooling and after every later ReLU.
 
     On the course's trunk (four blocks, two poolings) that is after pool 2 and after the ReLUs of blocks 3 and 4,
-    as Choe & Shim place it after VGG's pool 3, pool 4 and conv5_3.
+    as Choe et al.'s code (clovaai/wsolevaluation) places it in VGG-16 after pool3, conv4_3 and conv5_3.
     """
     layers = list(features)
     pools = [i for i, m in enumerate(layers) if isinstance(m, nn.MaxPool2d)]
