@@ -241,6 +241,16 @@ def test_bad_values_give_a_message_not_a_traceback(app: CAMExplorer, kwargs: dic
     assert message in s.message and "⚠" in app.status.value and "could not draw" not in app.status.value
 
 
+@pytest.mark.parametrize(("bad", "match"), [
+    ({"catalogue": ["zoo:gap"]}, "catalogue must map labels to models"),
+    ({"catalogue": {"x": 3}}, "catalogue must map labels to models"),
+    ({"twins": {"shark": 3}}, "twins must map class names to class names"),
+])  # fmt: skip
+def test_bad_options_name_the_fix(data: Shapes, bad: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CAMExplorer(_net(), data, **bad)
+
+
 def test_cam_on_a_model_without_gap_keeps_its_method(data: Shapes) -> None:
     torch.manual_seed(0)
     fc = FCNet(6, TINY, hidden=(8,), grid=2).eval()

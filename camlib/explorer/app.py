@@ -116,7 +116,8 @@ class CAMExplorer(LessonControls):
             [self.erase_dropdown, self.erase_x, self.erase_y, self.erase_size],
         ]
         views = [self.image_widget, self.curve_image, self.channels_image, self.status]
-        self.widget = W.VBox([*(W.HBox(r) for r in rows), *views])
+        wrap = W.Layout(flex_flow="row wrap")  # narrow screens: the controls of a row wrap, never overflow
+        self.widget = W.VBox([*(W.HBox(r, layout=wrap) for r in rows), *views])
         self.widget.add_class("cam-explorer")
         self._set_index(self.indices[0])
         self._render()

@@ -101,3 +101,18 @@ class ExplorerOptions:
         for m in [self.method, *(self.methods or {}).values()]:
             if isinstance(m, str) and m not in METHODS:
                 raise ValueError(f"unknown method {m!r}: use one of {sorted(METHODS)} or a function")
+        if self.catalogue is not None and (
+            not isinstance(self.catalogue, Mapping)
+            or not all(isinstance(k, str) and callable(v) for k, v in self.catalogue.items())
+        ):
+            raise ValueError(
+                "catalogue must map labels to models or to functions that load one, e.g. "
+                "{'zoo:gap': functools.partial(camlib.zoo.load, 'gap')}; {} offers none"
+            )
+        if self.twins is not None and (
+            not isinstance(self.twins, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.twins.items())
+        ):
+            raise ValueError(
+                "twins must map class names to class names, e.g. {'shark': 'fish', 'fish': 'shark'}"
+            )

@@ -81,7 +81,8 @@ def snapshot_figure(
             ax.imshow(np.asarray(current.channels), interpolation="nearest")
             ch = current.state.channels
             ax.set_title(
-                f"channels of {ch.model} for {names[ch.cls]}: the top {len(ch.top)}, the rest, = CAM", fontsize=9
+                f"channels of {ch.model} for {names[ch.cls]}: the top {len(ch.top)}, the rest, = CAM",
+                fontsize=9,
             )
             ax.set_xticks([])
             ax.set_yticks([])
