@@ -61,11 +61,13 @@ class TauBoxes(NamedTuple):
         boxes: (T, 4) float32, the box at each tau (``(0, 0, 0, 0)``: none).
         ious: (T,) float64 IoUs with the ground truth, ``None`` without a ground-truth box.
         counts: (T,) int, the number of components at each tau.
+        every: T arrays (n_t, 4), every component's box at each tau.
     """
 
     boxes: np.ndarray
     ious: np.ndarray | None
     counts: np.ndarray
+    every: list[np.ndarray]
 
 
 def boxes_at(
@@ -87,11 +89,11 @@ def boxes_at(
     tb = component_boxes_at_thresholds(ruled.detach().float().cpu(), taus)
     counts = np.array([len(b) for b in tb.boxes])
     if gt is None:
-        return TauBoxes(tb.largest, None, counts)
+        return TauBoxes(tb.largest, None, counts, tb.boxes)
     g = gt.reshape(1, 4).float()
     if components == "largest":
         ious = box_iou(torch.from_numpy(tb.largest), g)[:, 0].double().numpy()  # (T,)
-        return TauBoxes(tb.largest, ious, counts)
+        return TauBoxes(tb.largest, ious, counts, tb.boxes)
     every = np.concatenate([*tb.boxes, np.zeros((1, 4), np.float32)])  # (sum n_t + 1, 4)
     all_ious = box_iou(torch.from_numpy(every), g)[:, 0].double().numpy()
     boxes, ious, start = np.zeros_like(tb.largest), np.zeros(len(counts)), 0
@@ -100,7 +102,7 @@ def boxes_at(
             j = start + int(np.argmax(all_ious[start : start + n]))  # first best on ties
             boxes[t], ious[t] = every[j], all_ious[j]
         start += n
-    return TauBoxes(boxes, ious, counts)
+    return TauBoxes(boxes, ious, counts, tb.boxes)
 
 
 def best_tau(ious: np.ndarray, taus: np.ndarray = CURVE_TAUS) -> tuple[float, float]:

@@ -63,6 +63,7 @@ class ViewSource(Protocol):
 
 
 ERASED_RGB = (255, 255, 255)
+OTHER_RGB = (190, 190, 190)  # the other components' boxes, with components="all"
 NORMS = ("raw", "max", "minmax")
 
 
@@ -120,7 +121,10 @@ def _overlay(
 def _at(tb: TauBoxes, t: int) -> TauBoxes:
     """The boxes of one tau (row ``t``) of ``tb``."""
     return TauBoxes(
-        tb.boxes[t : t + 1], None if tb.ious is None else tb.ious[t : t + 1], tb.counts[t : t + 1]
+        tb.boxes[t : t + 1],
+        None if tb.ious is None else tb.ious[t : t + 1],
+        tb.counts[t : t + 1],
+        tb.every[t : t + 1],
     )
 
 
@@ -197,7 +201,12 @@ def render_scene(
             ("panel", *key, look.norm, look.alpha, look.cmap), partial(_overlay, image, shown, peak, look, sc)
         )
         gt_marks = [x for x in marks if x.color == GT_RGB]
-        panel = draw_boxes(base, [*gt_marks, DrawBox(box, CAM_RGB, 2)], sc)
+        others = (
+            []
+            if look.components == "largest"
+            else [DrawBox((b[0], b[1], b[2], b[3]), OTHER_RGB, 1) for b in now.every[0].tolist()]
+        )
+        panel = draw_boxes(base, [*gt_marks, *others, DrawBox(box, CAM_RGB, 2)], sc)
         of = names[cls] if twin is None else f"{names[cls]} - {names[twin]}"  # ASCII: PIL's default font
         panels.append(titled(panel, f"{name} · {method} of {of}") if titles else panel)
         iou_v = None if now.ious is None else float(now.ious[0])

@@ -34,7 +34,11 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
     of = f"<b>{name(state.cls)}</b>"
     if state.twin is not None:
         of = f"<b>{name(state.cls)} − {name(state.twin)}</b> (twin difference)"
-    n_comp = "largest component" if state.components == "largest" else "all components (the best box)"
+    n_comp = (
+        "largest component"
+        if state.components == "largest"
+        else "all components (white: the best box, grey: the others)"
+    )
     lines = [
         f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
         f"map of {of} · τ = {state.tau:.2f} · box rule: {rule_text(state.rule, state.tau)}",
