@@ -174,6 +174,7 @@ def test_erasing_the_part_gives_the_models_view_of_that_image(app: CAMExplorer, 
             logits = m(img[None])[0]
         assert np.allclose(s.erased.logits[k], logits.tolist(), atol=1e-5)
         assert p.pred == s.erased.preds[k] == int(logits.argmax())
+        assert f"logit of {NAMES[s.cls]} {float(logits[s.cls]):+.2f}" in app.status.value
         assert p.box == tuple(largest_component_box(_ruled(m, img, s.cls, "max"), 0.2).tolist())
     assert "erased the part box" in app.status.value and torch.equal(data[SHARK].image, before)
     s = app.show(erase="square", square=(30, 2, 8))

@@ -47,8 +47,8 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
     if state.erased is not None:
         e, b = state.erased, tuple(int(v) for v in state.erased.box)
         what = "the part box" if e.what == "part" else "a square"
-        said = [f"{p.name} predicts {name(p.pred)} ({p.prob:.1%}), was {name(was)}"
-                for p, was in zip(state.panels, e.before, strict=True)]  # fmt: skip
+        said = [f"{p.name} predicts {name(p.pred)} ({p.prob:.1%}), was {name(was)}, logit of {name(state.cls)} "
+                f"{lg[state.cls]:+.2f}" for p, was, lg in zip(state.panels, e.before, e.logits, strict=True)]  # fmt: skip
         lines.append(f"<span class='cam-erased'>erased {what} {b}: {'; '.join(said)}</span>")
     for p in state.panels:
         ok = "✓ correct" if p.pred == state.label else f"✗ wrong (true: {name(state.label)})"
