@@ -270,7 +270,8 @@ def _signed_case(app: CAMExplorer) -> tuple[int, int, torch.Tensor]:
 def test_the_box_rule_control_paper_vs_min_max(app: CAMExplorer, samples: list[Sample]) -> None:
     """The paper's rule (default) keeps m >= tau * max of the raw map; min-max tau keeps m >= min + tau (max - min),
     and the status line and snapshot say which: never "tau x max" for a min-max threshold."""
-    assert app.norm_buttons.value == "max" and [v for _, v in app.norm_buttons.options] == ["raw", "max", "minmax"]
+    assert app.norm_buttons.value == "max"
+    assert [v for _, v in app.norm_buttons.options] == ["raw", "max", "minmax"]
     i, c, up = _signed_case(app)
     paper = app.show(index=i, cls=c, tau=0.2, rule="max")
     assert paper.panels[0].box == tuple(largest_component_box(up, 0.2).tolist())
@@ -339,7 +340,7 @@ def test_bad_construction_names_the_fix(samples: list[Sample]) -> None:
 
 
 def test_snapshot_is_a_static_figure(app: CAMExplorer) -> None:
-    app.show(index=5, tau=0.4, curve=False)  # with the curve on, a last row shows it (tests/test_explorer2.py)
+    app.show(index=5, tau=0.4, curve=False)  # with the curve on, a last row shows it (test_explorer2)
     fig = app.snapshot(indices=[0, 5], taus=[0.2, 0.6])
     *panels, bar = fig.axes  # 2 images x (the image once + 2 taus x 2 models), then one colour bar
     assert isinstance(fig, Figure) and len(panels) == 2 * 5
