@@ -5,7 +5,7 @@ Boxes are XYXY in image pixels with exclusive right/bottom edges; ``(0, 0, 0, 0)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Box = tuple[float, float, float, float]
 
@@ -35,7 +35,7 @@ class PanelState:
     box: Box
     iou: float | None
     n_components: int = 1
-    curve: tuple[float, ...] | None = None
+    curve: tuple[float, ...] | None = field(default=None, repr=False)  # 101 numbers: not in the repr
     best_tau: float | None = None
     best_iou: float | None = None
 
