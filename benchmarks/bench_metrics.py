@@ -32,6 +32,9 @@ from common import Timing, timeit, write_result  # noqa: E402
 
 from camlib.boxes import all_component_boxes, largest_component_box  # noqa: E402
 from camlib.metrics import MaxBoxAccMeter, PxAPMeter, component_boxes_at_thresholds  # noqa: E402
+from camlib.metrics.levels import SLOTS_PER_CUT, level_table, njit, quantize_with  # noqa: E402
+from camlib.metrics.sweep import _count_map, _minmax  # noqa: E402
+from camlib.metrics.tree import build_component_tree, tree_scratch  # noqa: E402
 
 DELTAS = (0.3, 0.5, 0.7)
 
@@ -75,6 +78,27 @@ def timed(fn: Callable[[], Any], reps: int) -> dict[str, float]:
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu), "reps": reps}
 
 
+def interleaved(
+    fns: dict[str, Callable[[], Any]], rounds: int, warm: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each function over ``rounds`` rounds that call every function once, in
+    turn, after one warm-up call of those named in ``warm``: on a machine shared with other work, the ratios
+    of functions timed side by side are steadier than those of functions timed minutes apart."""
+    for k in warm:
+        fns[k]()
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return {
+        k: {"wall": statistics.median(wall[k]), "cpu": statistics.median(cpu[k]), "reps": rounds} for k in fns
+    }
+
+
 def warm_timed(fn: Callable[[], Any], reps: int = 5) -> dict[str, float]:
     fn()  # warm-up: numba's cache load, allocations
     return timed(fn, reps)
@@ -114,16 +138,21 @@ def box_acc_row(
     taus = np.arange(0.0, 1.0, 1.0 / n_taus)
     gts_int = [b[None].numpy().astype(np.int64) for b in boxes]
     row: dict[str, Any] = {"maps": n, "size": int(maps.shape[-1]), "taus": n_taus, "loop_maps": k_loop}
-    row["camlib_1"] = warm_timed(lambda: meter_run(maps, boxes, taus, workers=1))
-    row["camlib_2"] = warm_timed(lambda: meter_run(maps, boxes, taus, workers=2))
-    row["wsol_convention"] = warm_timed(lambda: meter_run(maps, boxes, taus, convention="wsolevaluation"), 3)
     loop_counts: dict[str, np.ndarray] = {}
 
     def loop() -> None:
         loop_counts["v2"] = opencv_loop(maps[:k_loop].numpy(), gts_int[:k_loop], taus)
 
-    t = timed(loop, reps=2)
-    row["opencv_loop"] = {"wall": t["wall"] * n / k_loop, "cpu": t["cpu"] * n / k_loop, "reps": 2}
+    fns = {
+        "camlib_1": lambda: meter_run(maps, boxes, taus, workers=1),
+        "camlib_2": lambda: meter_run(maps, boxes, taus, workers=2),
+        "opencv_loop": loop,
+    }
+    row.update(
+        interleaved(fns, rounds=3, warm=("camlib_1", "camlib_2"))
+    )  # the meter and the loop alternate: both see the same load
+    row["opencv_loop"] = {u: row["opencv_loop"][u] * n / k_loop for u in ("wall", "cpu")} | {"reps": 3}
+    row["wsol_convention"] = warm_timed(lambda: meter_run(maps, boxes, taus, convention="wsolevaluation"), 3)
     t = timed(lambda: per_tau_run(maps[:k_old], boxes[:k_old], taus), reps=2)
     row["per_tau"] = {"wall": t["wall"] * n / k_old, "cpu": t["cpu"] * n / k_old, "reps": 2, "maps": k_old}
     check = meter_run(maps[:k_loop], boxes[:k_loop], taus, convention="wsolevaluation")
@@ -136,6 +165,52 @@ def box_acc_row(
     for key in ("camlib_1", "camlib_2", "wsol_convention"):
         row[f"loop_over_{key}"] = {u: row["opencv_loop"][u] / row[key][u] for u in ("wall", "cpu")}
     return row
+
+
+@njit
+def _staged(maps: np.ndarray, size: int, cuts: np.ndarray, gt: np.ndarray, stage: int, s: Any) -> int:
+    """The meter's pass over (B, H*W) maps of H = W = ``size``, stopped after ``stage`` (0: min-max
+    normalisation, 1: + levels, 2: + component tree, 3: + counts), ``s`` from ``tree_scratch``; returns the
+    number of tree nodes."""
+    norm = np.empty(size * size, dtype=np.float32)
+    levels = np.empty(size * size, dtype=np.int32)
+    starts = np.empty(SLOTS_PER_CUT * cuts.size + 1, dtype=np.int64)
+    table = level_table(cuts, starts)
+    deltas = np.array([0.3, 0.5, 0.7], dtype=np.float32)
+    cover = np.empty((3, cuts.size + 1), dtype=np.int64)
+    hits = np.zeros((2, 3, cuts.size), dtype=np.int64)
+    nodes = 0
+    for b in range(maps.shape[0]):
+        if not _minmax(maps[b], norm) or stage < 1:
+            continue
+        quantize_with(norm, table, starts, levels)
+        if stage < 2:
+            continue
+        n = build_component_tree(levels, size, size, cuts.size, True, s)
+        nodes += n
+        if stage >= 3:
+            _count_map(s.nodes[:n], gt[b : b + 1], deltas, cover, hits)
+    return nodes
+
+
+def stages(maps: torch.Tensor, boxes: torch.Tensor, cuts: np.ndarray) -> dict[str, float]:
+    """CPU ns per pixel of each stage of the meter's pass (one thread, no Python in between), the runs of
+    equal level per pixel (what the union-find joins) and the tree's nodes per map."""
+    flat = np.ascontiguousarray(maps.numpy().reshape(maps.shape[0], -1))  # (B, H*W)
+    size, cuts32, gt = int(maps.shape[-1]), np.unique(cuts.astype(np.float32)), boxes.numpy()
+    s = tree_scratch(size, size, cuts32.size)
+    cum = []
+    for stage in range(4):
+        _staged(flat[:2], size, cuts32, gt, stage, s)  # compile / warm up
+        t = timed(lambda st=stage: _staged(flat, size, cuts32, gt, st, s), reps=3)
+        cum.append(1e9 * t["cpu"] / flat.size)
+    lo, hi = maps.amin((1, 2), keepdim=True), maps.amax((1, 2), keepdim=True)
+    levels = np.searchsorted(cuts32, ((maps - lo) / (hi - lo)).numpy(), "right")  # (B, H, W) as the kernel's
+    runs = ((np.diff(levels, axis=2) != 0) & (levels[:, :, 1:] > 0)).sum() + (levels[:, :, 0] > 0).sum()
+    nodes = _staged(flat, size, cuts32, gt, 2, s) / flat.shape[0]
+    names = ("normalise", "levels", "tree", "counts")
+    out = {f"{k}_ns": cum[i] - (cum[i - 1] if i else 0.0) for i, k in enumerate(names)}
+    return out | {"total_ns": cum[-1], "runs_per_pixel": float(runs / flat.size), "nodes_per_map": nodes}
 
 
 COLD_START = """
@@ -210,7 +285,9 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
         f"figure on a busy machine). Load average {extra['load'][0]:.1f} at the start, {extra['load'][1]:.1f} "
         f"at the end, on {extra.get('cores', os.cpu_count())} cores"
         + (": other work shared the machine, so wall times are noisy." if max(extra["load"]) > 1.5 else ".")
-        + " The slow baselines ran on the first maps only and are scaled to all (each image is independent).",
+        + " The slow baselines ran on the first maps only and are scaled to all (each image is independent); "
+        f"`OMP_NUM_THREADS={extra.get('threads', 2)}` (torch's and OpenCV's threads); the meters and the OpenCV "
+        "loop ran in turn, three rounds, medians.",
         "",
         '| maps | taus | camlib meter, 1 thread | 2 threads | camlib, `convention="wsolevaluation"` | OpenCV loop '
         "(wsolevaluation's method) | camlib's previous per-tau meter | loop / meter, 1 thread (wall, CPU) | "
@@ -235,6 +312,9 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
     big = by[(224, 100)]
     loop_per_tau_us = 1e6 * big["opencv_loop"]["cpu"] / (big["maps"] * 100)  # one threshold + findContours
     tree_ns = 1e9 * big["camlib_1"]["cpu"] / (big["maps"] * 224 * 224)  # the meter, per pixel
+    loop_px_ns = 1e3 * loop_per_tau_us / (224 * 224)  # the loop, per pixel and threshold
+    budget_ns = 100 * loop_px_ns / 20  # the meter's per-pixel budget for 20x at 100 thresholds
+    st = extra["stages"]
 
     def status(size: int) -> str:
         if cpu1[size] >= 20:
@@ -251,10 +331,20 @@ def markdown(rows: list[dict[str, Any]], extra: dict[str, Any]) -> str:
         f"with 1 thread; {wall2[64]:.0f}× wall with 2 threads, the meter's default on this machine); 224²: "
         f"**{status(224)}** ({cpu1[224]:.0f}× CPU; {wall2[224]:.0f}× wall with 2 threads). Why 224² misses: "
         f"the loop's cost per threshold there is one `cv2.threshold` + `cv2.findContours` in C, "
-        f"{loop_per_tau_us:.0f} µs per 224² map, {loop_per_tau_us / 10:.1f} ms for 100 thresholds, against "
-        f"{tree_ns * 224 * 224 / 1e6:.1f} ms for the tree ({tree_ns:.0f} ns per pixel: every pixel is "
-        "quantised, sorted and joined once by union-find, which is branchy scattered memory access); 20× "
-        "would need a per-pixel cost several times lower. The tree's advantage is that its cost does not grow "
+        f"{loop_per_tau_us:.0f} µs per 224² map ({loop_px_ns:.1f} ns per pixel per threshold), "
+        f"{loop_per_tau_us / 10:.1f} ms for 100 thresholds, so 20× allows **{budget_ns:.1f} ns per pixel** for "
+        f"the meter's whole pass; it takes {tree_ns:.0f} ns per pixel in the meter ({1e3 * tree_ns * 224 * 224 / 1e6:.0f} "
+        f"µs per map), and its stages alone, timed in one compiled loop over the same maps (CPU ns per pixel): "
+        f"min-max normalisation {st['normalise_ns']:.1f}, levels (a lookup table) {st['levels_ns']:.1f}, component "
+        f"tree {st['tree_ns']:.1f}, counts {st['counts_ns']:.1f}. The tree is the cost: a union-find over the "
+        f"runs of equal level in each row ({st['runs_per_pixel']:.2f} runs per pixel on these maps, "
+        f"{st['tree_ns'] / st['runs_per_pixel']:.0f} ns per run: each run's neighbours in the rows "
+        "above and below are found, joined and their box and area updated, in level order, which jumps around "
+        f"the map), for {st['nodes_per_map']:.0f} tree nodes per map; 20× would need the per-run cost "
+        f"below {max(budget_ns - st['normalise_ns'] - st['levels_ns'], 0) / st['runs_per_pixel']:.0f} "
+        "ns, under the cost of one cache miss and a few mispredicted branches. (Tried and not kept: the same "
+        "union-find over precomputed runs with neighbour lists instead of pixels, and relabelling instead of "
+        "finds: no faster at 224², slower at 64².) The tree's advantage is that its cost does not grow "
         f"with the thresholds (×{by[(224, 1000)]['loop_over_camlib_1']['cpu']:.0f} at 1,000, the reference's "
         "default grid). At 64² the loop pays Python's per-call overhead 100 times per map, hence the larger "
         "ratio.",
@@ -322,14 +412,21 @@ def main() -> None:
     if args.render:
         render()
         return
-    torch.set_num_threads(2)
+    threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
+    torch.set_num_threads(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)  # the loop's OpenCV, as many threads as torch
+    except ImportError:
+        pass
     load0 = os.getloadavg()[0]
     scale = 10 if args.quick else 1
     rows = []
     small, small_boxes, small_masks = random_blob_maps(1000 // scale, 64)
     big, big_boxes, _ = random_blob_maps(200 // scale, 224)
     for maps, boxes, plan in (
-        (small, small_boxes, {100: (1000, 1000), 1000: (200, 100)}),
+        (small, small_boxes, {100: (1000, 1000), 1000: (50, 100)}),
         (big, big_boxes, {100: (40, 40), 1000: (20, 10)}),
     ):
         for n_taus, (k_loop, k_old) in plan.items():
@@ -348,8 +445,10 @@ def main() -> None:
     extra["pxap_now"] = warm_timed(lambda: PxAPMeter().update(small, small_masks))
     extra["pxap_before"] = warm_timed(lambda: pxap_before(small, small_masks, edges))
     extra["skimage_ms"] = None if (ms := skimage_max_tree(small, 20)) is None else 1e3 * ms
+    extra["stages"] = stages(big, big_boxes, np.arange(0.0, 1.0, 0.01))
     extra["cold"] = cold_start()
     extra["load"] = (load0, os.getloadavg()[0])
+    extra["threads"] = threads
     md = markdown(rows, extra)
     print(md)
     if not args.quick:
