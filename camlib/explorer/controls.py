@@ -75,7 +75,7 @@ class ExplorerControls:
             value=norm,
             description="normalise",
             tooltips=[NORM_TOOLTIPS[how] for how in NORM_LABELS],
-            style={**_STYLE, "button_width": "170px"},
+            style={**_STYLE, "button_width": "215px"},  # the labels fit whole
         )
         self.components_buttons = W.ToggleButtons(
             options=[(label, how) for how, label in COMPONENT_LABELS.items()],
@@ -85,7 +85,7 @@ class ExplorerControls:
                 "the paper's box: the largest connected region above the threshold",
                 "every connected region: the one whose box fits the ground truth best (MaxBoxAccV2)",
             ],
-            style={**_STYLE, "button_width": "200px"},
+            style={**_STYLE, "button_width": "245px"},
         )
         self.alpha_slider = _unit_slider(alpha, "alpha")
         self.cmap_dropdown = W.Dropdown(options=list(CMAPS), value=cmap, description="colormap", style=_STYLE)

@@ -55,7 +55,8 @@ class LessonControls(ExplorerControls, CAMViews):
             options=[(label, k) for k, label in ERASE_LABELS.items()], value="none", description="erase",
             style=_STYLE,
         )  # fmt: skip
-        drag = {"style": _STYLE, "continuous_update": False}  # a new square costs a forward pass: on release
+        # a new square costs a forward pass: on release
+        drag = {"style": {"description_width": "84px"}, "continuous_update": False}
         self.erase_x = W.IntSlider(value=0, min=0, max=w - 1, description="square x", **drag)
         self.erase_y = W.IntSlider(value=0, min=0, max=h - 1, description="square y", **drag)
         self.erase_size = W.IntSlider(value=max(1, w // 4), min=1, max=w, description="square size", **drag)
