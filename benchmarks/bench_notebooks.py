@@ -9,6 +9,7 @@ The committed notebooks are never written. Run: ``.venv/bin/python benchmarks/be
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -79,9 +80,22 @@ def execute(path: Path, cwd: Path) -> Run:
     return Run(path.name, seconds, len(code), slow[0], slow[1], error)
 
 
+def previous_runs(exclude: set[str]) -> list[Run]:
+    """The runs of the last ``results/notebooks.json`` for the notebooks not in ``exclude`` (a partial re-run)."""
+    path = Path(__file__).parent / "results" / "notebooks.json"
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())["data"]["runs"]
+    return [Run(**r) for r in old if r["notebook"] not in exclude and (NOTEBOOKS / r["notebook"]).exists()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="run only these notebooks (file names or NN prefixes)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help="run only these notebooks (file names or NN prefixes); the others keep their last measurement",
+    )
     args = parser.parse_args()
     os.environ.setdefault("CAMLIB_PROFILE", "fast")
     profile = os.environ["CAMLIB_PROFILE"]
@@ -97,6 +111,8 @@ def main() -> None:
                 run = execute(work / path.name, work)
                 runs.append(run)
                 print(f"{run.notebook}: {run.seconds:.1f} s" + (f"  FAILED {run.error}" if run.error else ""))
+    kept = previous_runs(exclude={r.notebook for r in runs}) if args.names else []
+    runs = sorted(kept + runs, key=lambda r: r.notebook)
     total = sum(r.seconds for r in runs)
     if not runs:
         markdown = (
@@ -114,7 +130,13 @@ def main() -> None:
         markdown = "\n".join(
             [
                 f"`CAMLIB_PROFILE={profile}`, a fresh kernel per notebook (its start included), executed with "
-                f"nbclient in a temporary copy of `notebooks/`; one run each.",
+                f"nbclient in a temporary copy of `notebooks/`; one run each."
+                + (
+                    f" Re-measured in this run: {', '.join(sorted(set(names)))}; the others are kept from the "
+                    "previous run of this benchmark."
+                    if (names := [r.notebook for r in runs if r not in kept]) and kept
+                    else ""
+                ),
                 "",
                 "| notebook | wall s | code cells | slowest cell (index, s) | status |",
                 "|---|---|---|---|---|",
