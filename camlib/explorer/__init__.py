@@ -15,7 +15,8 @@ What lives where:
 - :mod:`camlib.explorer.status`: the box rule and the status line in words.
 - :mod:`camlib.explorer.snapshot`: the static fallback figure.
 
-Several-object scenes (several creatures per image) are not supported yet.
+- :mod:`camlib.explorer.scenes_data`: several-object scenes (:class:`~camlib.data.shapes.MultiShapes`, or a list
+  of its scenes, as the dataset): each class's view uses that class's own box and part box, and the pointing game.
 """
 
 from camlib.explorer.analysis import CURVE_TAUS, boxes_at, decompose, erase, shapes_twins, twin_table

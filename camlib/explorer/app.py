@@ -11,7 +11,10 @@ erased, the map method and the model (the app's own, or a shipped checkpoint). P
 computed once, batched, when the app is built; maps are cached; an update is numpy + PIL into PNGs shown by
 ``ipywidgets.Image`` (no matplotlib figure, so nothing leaks), a few ms at 64 px. Out-of-range values are clamped
 or rejected with a message in the status line, never a traceback. Boxes are XYXY in image pixels with exclusive
-right/bottom edges. Several-object scenes are not supported yet.
+right/bottom edges. Several-object scenes: pass a :class:`~camlib.data.shapes.MultiShapes` (or a list of its
+scenes) as the dataset; the slider walks scenes, the class menu marks the classes present, the view of a class
+uses that class's own box (IoU, curve, components; the others' boxes faint, no IoU for an absent class) and part
+box (twin, erase), and the status line plays the pointing game (:mod:`camlib.explorer.scenes_data`).
 
 Example:
     >>> from camlib.models import GAPNet, NetConfig
@@ -37,10 +40,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from camlib.data.sample import Sample, SampleDataset
 from camlib.explorer.lesson import LessonControls
 from camlib.explorer.options import ExplorerOptions
 from camlib.explorer.render import compose, png_bytes
+from camlib.explorer.scenes_data import ExplorerData
 from camlib.explorer.snapshot import snapshot_figure
 from camlib.explorer.state import ExplorerState
 from camlib.explorer.status import status_html
@@ -54,7 +57,8 @@ class CAMExplorer(LessonControls):
 
     Args:
         model_or_models: one model, or ``{"GAP": gap, "GMP": gmp}`` (see :class:`~camlib.explorer.views.CAMViews`).
-        dataset: a :class:`~camlib.data.SampleDataset` or a list of samples.
+        dataset: a :class:`~camlib.data.SampleDataset` or a list of samples; or several-object scenes: a
+            :class:`~camlib.data.shapes.MultiShapes` or a list of its scenes.
         options: an :class:`~camlib.explorer.options.ExplorerOptions`; keyword arguments change its fields, e.g.
             ``CAMExplorer({"GAP": gap, "GMP": gmp}, test, indices=range(400), tau=0.3)``.
 
@@ -76,7 +80,7 @@ class CAMExplorer(LessonControls):
     def __init__(
         self,
         model_or_models: nn.Module | Mapping[str, nn.Module] | Sequence[nn.Module],
-        dataset: SampleDataset | Sequence[Sample],
+        dataset: ExplorerData,
         options: ExplorerOptions | None = None,
         **changes: Any,
     ) -> None:

@@ -34,6 +34,7 @@ from camlib.explorer.render import (
     heat,
     titled,
 )
+from camlib.explorer.scenes_data import SceneSet, ground_truth, points_in
 from camlib.explorer.state import Box, ChannelState, ErasedState, ExplorerState, PanelState
 
 
@@ -46,6 +47,7 @@ class ViewSource(Protocol):
     class_names: list[str]
     twins: dict[int, int]
     display_scale: int
+    scenes: SceneSet | None
 
     @property
     def image_size(self) -> tuple[int, int]: ...
@@ -64,6 +66,7 @@ class ViewSource(Protocol):
 
 ERASED_RGB = (255, 255, 255)
 OTHER_RGB = (190, 190, 190)  # the other components' boxes, with components="all"
+FAINT_RGB = (150, 150, 150)  # on a scene: the other creatures' boxes
 NORMS = ("raw", "max", "minmax")
 
 
@@ -152,8 +155,9 @@ def render_scene(
     ex, notes = extras or Extras(), list[str]()
     row, sc, d, names = v.row(index), v.display_scale, v.data, v.class_names
     label = int(d.labels[row])
-    gt_t = d.boxes[row] if d.boxes is not None else None
-    gt, part = box_tuple(gt_t), box_tuple(d.part_boxes[row]) if d.part_boxes is not None else None
+    truth = ground_truth(v.scenes, d, row, index, cls)  # on a scene: the chosen class's boxes
+    gt_t, present = truth.box, truth.present
+    gt, part = box_tuple(gt_t), box_tuple(truth.part)
     gb = None if gt is None else gt_t
     cut = _erase_box(v, ex, part, index, notes)
     image = d.images[row] if cut is None else erase(d.images[row], cut)  # (3, H, W), a copy when erased
@@ -163,6 +167,7 @@ def render_scene(
         notes.append(f"{names[cls]} has no twin (twins: {pairs})")
     classes = [cls] if twin is None else [cls, twin]
     marks = [DrawBox(b, c, 2) for b, c in ((gt, GT_RGB), (part, PART_RGB)) if b is not None]
+    marks += [DrawBox(b, FAINT_RGB, 1) for o in truth.others if (b := box_tuple(o)) is not None]
     if cut is None:
         img = v.cached(("img", row), lambda: base_panel(image, None, 0.0, look.cmap, sc))
     else:
@@ -170,7 +175,9 @@ def render_scene(
         marks.append(DrawBox(cut, ERASED_RGB, 1))
     img = draw_boxes(img, marks, sc)
     erased = "" if cut is None else (" (part erased)" if ex.erase == "part" else " (square erased)")
-    panels = [titled(img, f"#{index} true: {class_label(names, label)}{erased}") if titles else img]
+    what = f"true: {class_label(names, label)}"
+    what = "scene: " + ", ".join(names[c] for c in present) if present else what
+    panels = [titled(img, f"#{index} {what}{erased}") if titles else img]
     states, curves, logits_e = [], [], []
     for name in v.models:
         method = v.methods[name][0]
@@ -200,7 +207,7 @@ def render_scene(
         base = v.cached(
             ("panel", *key, look.norm, look.alpha, look.cmap), partial(_overlay, image, shown, peak, look, sc)
         )
-        gt_marks = [x for x in marks if x.color == GT_RGB]
+        gt_marks = [x for x in marks if x.color in (GT_RGB, FAINT_RGB)]
         others = (
             []
             if look.components == "largest"
@@ -212,7 +219,8 @@ def render_scene(
         iou_v = None if now.ious is None else float(now.ious[0])
         states.append(PanelState(name, method, pred, float(probs[pred]), float(probs[cls]), box, iou_v,
                                  int(now.counts[0]), None if curve is None else tuple(curve.tolist()),
-                                 None if best is None else best[0], None if best is None else best[1]))  # fmt: skip
+                                 None if best is None else best[0], None if best is None else best[1],
+                                 None if present is None or gb is None else points_in(up, gb)))  # fmt: skip
         if logits is not None:
             logits_e.append(logits)
     erased_s = None
@@ -224,7 +232,7 @@ def render_scene(
     chan_img, chan_s = _channels(v, index, image, cls, cut, ex.channels, look.mode, notes)
     st = ExplorerState(index, label, cls, float(tau), float(look.alpha), look.cmap, look.mode, look.norm != "raw",
                        look.rule, filter, gt, part, tuple(states), "", look.norm, look.components, twin, ex.erase,
-                       erased_s, chan_s)  # fmt: skip
+                       erased_s, chan_s, present)  # fmt: skip
     return Scene(panels, curve_img, chan_img, st, notes)
 
 

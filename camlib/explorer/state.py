@@ -25,6 +25,8 @@ class PanelState:
         n_components: the number of connected components of the thresholded map at ``tau``.
         curve: IoU at each tau of :data:`camlib.explorer.analysis.CURVE_TAUS` (``None``: curve off or no boxes).
         best_tau: the tau of the curve's maximum (the first on ties); ``best_iou`` that IoU.
+        pointing: on a several-object scene, whether the map's maximum falls within the pointing game's
+            tolerance of the shown class's box (``None``: not a scene, or the class is not in it).
     """
 
     name: str
@@ -38,6 +40,7 @@ class PanelState:
     curve: tuple[float, ...] | None = field(default=None, repr=False)  # 101 numbers: not in the repr
     best_tau: float | None = None
     best_iou: float | None = None
+    pointing: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class ExplorerState:
         twin: the twin class whose map is subtracted from ``cls``'s, or ``None``.
         erase: ``"none"``, ``"part"`` or ``"square"``; ``erased`` what the models say about the erased image.
         channels: the channel decomposition of the first model's map, or ``None`` when off.
+        present: on a several-object scene, the classes in it (``gt_box``/``part_box`` are then the shown
+            class's, ``None`` when it is absent); ``None`` for a single-object image.
     """
 
     index: int
@@ -124,6 +129,7 @@ class ExplorerState:
     erase: str = "none"
     erased: ErasedState | None = None
     channels: ChannelState | None = None
+    present: tuple[int, ...] | None = None
 
     @property
     def pred_box(self) -> Box:

@@ -39,8 +39,12 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
         if state.components == "largest"
         else "all components (white: the best box, grey: the others)"
     )
+    truth = f"true class <b>{name(state.label)}</b>"
+    if state.present is not None:  # a several-object scene
+        here = ", ".join(map(name, state.present))
+        truth = f"<span class='cam-present'>in the scene: <b>{here}</b></span>"
     lines = [
-        f"<b>Image #{state.index}</b>{position} · true class <b>{name(state.label)}</b> · "
+        f"<b>Image #{state.index}</b>{position} · {truth} · "
         f"map of {of} · τ = {state.tau:.2f} · box rule: {rule_text(state.rule, state.tau)}",
         f"<span class='cam-norm-text'>normalisation: {normalization_label(state.norm)}</span> · boxes: {n_comp}",
     ]
@@ -58,11 +62,17 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
             txt += f" · gives {name(state.cls)} {p.cls_prob:.1%}"
         if p.box[2] <= p.box[0]:
             txt += " · no box (the map has no positive value)"
-        if p.iou is None:
+        if p.iou is None and state.present is not None and state.cls not in state.present:
+            txt += f" · IoU = n/a ({name(state.cls)} is not in this scene)"
+        elif p.iou is None:
             txt += " · IoU = n/a (no ground-truth box)"
         else:
             verdict = "≥ 0.5: localised" if p.iou >= 0.5 else "< 0.5: not localised"
             txt += f" · <span class='cam-iou'>IoU = {p.iou:.3f}</span> ({verdict})"
+        if p.pointing is not None:
+            hit = "in" if p.pointing else "not in"
+            txt += (f" · <span class='cam-pointing'>pointing game: the map's maximum is {hit} {name(state.cls)}'s "
+                    f"box ({'hit' if p.pointing else 'miss'})</span>")  # fmt: skip
         if state.components == "all":
             txt += f" · best of {p.n_components} components"
         if p.best_tau is not None and p.best_iou is not None:
@@ -77,10 +87,11 @@ def status_html(state: ExplorerState, class_names: Sequence[str], position: str 
             f"<span class='cam-channels-text'>channels of {c.model} for {name(c.cls)}: {' · '.join(parts)} · "
             f"rest ({c.n_rest} channels, {c.rest_score:+.2f}) · sum = CAM (max error {c.max_error:.0e})</span>"
         )
+    others = "" if state.present is None else " · grey: the other creatures' boxes"
     shown = normalization_label(state.norm) if state.normalised else "raw map (logit units)"
     lines.append(
         f"<span style='color:#555'>{GT_COLOUR}: ground-truth box · {PRED_COLOUR}: largest connected region where "
-        f"{rule_text(state.rule)} · {PART_COLOUR}: the discriminative part · shown: {shown}</span>"
+        f"{rule_text(state.rule)} · {PART_COLOUR}: the discriminative part{others} · shown: {shown}</span>"
     )
     if state.message:
         lines.append(f"<span style='color:#b45309'>⚠ {html.escape(state.message, quote=False)}</span>")

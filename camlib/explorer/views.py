@@ -20,12 +20,13 @@ from PIL import Image
 from torch import Tensor, nn
 
 from camlib.cam import class_activation_maps, evaluation
-from camlib.data.sample import Batch, Sample, SampleDataset, as_dataset
+from camlib.data.sample import Batch, as_dataset
 from camlib.explorer.analysis import erase, twin_table
 from camlib.explorer.inputs import as_models, common_num_classes, load_images, resolve_method
 from camlib.explorer.options import ExplorerOptions
 from camlib.explorer.render import display_map
 from camlib.explorer.scene import Extras, Look, Scene, render_scene
+from camlib.explorer.scenes_data import ExplorerData, as_scenes, scene_class_options
 from camlib.explorer.state import Box, ExplorerState
 
 _PRECOMPUTE_MAX = 4096  # up to this many images, non-CAM maps of the predicted class are computed up front
@@ -39,7 +40,7 @@ class CAMViews:
             the class menu and the correct/misclassified filters). All must share classes. Each runs in eval mode
             while the explorer computes, and keeps its own mode.
         dataset: a :class:`~camlib.data.SampleDataset` (e.g. :class:`camlib.data.shapes.Shapes`) or a list of
-            samples.
+            samples; or scenes of several objects (:class:`camlib.data.shapes.MultiShapes`, a list of its scenes).
         options: see :class:`~camlib.explorer.options.ExplorerOptions` (``class_names``, ``method``,
             ``methods``, ``indices``, ``display_size``, ``batch_size`` are used here).
 
@@ -51,11 +52,12 @@ class CAMViews:
     def __init__(
         self,
         model_or_models: nn.Module | Mapping[str, nn.Module] | Sequence[nn.Module],
-        dataset: SampleDataset | Sequence[Sample],
+        dataset: ExplorerData,
         options: ExplorerOptions | None = None,
     ) -> None:
         opts = self.options = options if options is not None else ExplorerOptions()
-        data = as_dataset(dataset)
+        self.scenes = as_scenes(dataset)  # several-object scenes, or None
+        data = self.scenes if self.scenes is not None else as_dataset(dataset)  # type: ignore[arg-type]
         self.models = as_models(model_or_models)
         methods, batch_size = opts.methods or {}, opts.batch_size
         unknown = set(methods) - set(self.models)
@@ -106,6 +108,8 @@ class CAMViews:
 
     def part_classes(self) -> str:
         """The names of the classes whose images have a part box, e.g. ``"firefly and shark"``."""
+        if self.scenes is not None:
+            return self.scenes.part_classes()
         pb = self._data.part_boxes
         have = [] if pb is None else sorted(set(self.labels[~pb[:, 0].isnan()].tolist()))
         names = [self.class_names[c] for c in have if 0 <= c < self.num_classes]
@@ -237,6 +241,8 @@ class CAMViews:
         """
         row = self._row[index]
         p = self.probs[next(iter(self.models))][row]  # (C,)
+        if self.scenes is not None:  # a scene: every class, the present ones marked
+            return scene_class_options(p, self.class_names, self.scenes.present(index))
         label = int(self.labels[row])
         top = [int(c) for c in p.topk(min(top_k, self.num_classes)).indices]
         return [
