@@ -114,4 +114,13 @@ def test_list_of_scenes_and_snapshot(ds: MultiShapes) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.close(app.snapshot())
+    fig = app.snapshot(indices=[1])
+    titles = [ax.get_title() for ax in fig.axes]
+    plt.close(fig)
+    assert "#1 · scene: " + ", ".join(NAMES[c] for c in s.present) in titles
+
+
+def test_no_scene_is_refused_with_the_fix() -> None:
+    net = GAPNet(6, NetConfig(widths=(8, 16), downsample=2)).eval()
+    with pytest.raises(ValueError, match="at least one image"):
+        CAMExplorer(net, MultiShapes("test", size=0, image_size=32))

@@ -60,7 +60,9 @@ def snapshot_figure(
             ax.set_axis_off()
         for k, t in enumerate(taus):
             panels, st = views.view(i, cls, t, look, titles=False)
-            cells = [(0, panels[0], f"#{i} · true: {class_label(names, st.label)}")] if k == 0 else []
+            what = f"true: {class_label(names, st.label)}"
+            what = "scene: " + ", ".join(names[c] for c in st.present) if st.present else what
+            cells = [(0, panels[0], f"#{i} · {what}")] if k == 0 else []
             for m, (panel, p) in enumerate(zip(panels[1:], st.panels, strict=True)):
                 ok = "" if not 0 <= st.label < len(names) else (" ✓" if p.pred == st.label else " ✗")
                 iou = "IoU n/a" if p.iou is None else f"IoU {p.iou:.2f}"
