@@ -11,6 +11,9 @@ export CAMLIB_PROFILE ?= fast
 # TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 XDIST  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+# two notebook kernels at once on 2 cores: one torch thread each (two threads each made both spin-wait; the
+# committed outputs were executed with one thread too)
+NB_ENV := $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
 
 .PHONY: install lab test lint typecheck unit course-check notebooks bench clean
 
@@ -48,7 +51,7 @@ course-check: $(STAMP) ## notebooks/ (student) and solutions/ are what course/ b
 
 notebooks: $(STAMP) ## the STUDENT notebooks under nbval: every exercise check says "not attempted", nothing fails
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -o addopts="" ; \
+		$(NB_ENV) $(BIN)/pytest -p no:cacheprovider $(XDIST) --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg notebooks -o addopts="" ; \
 	else echo "no notebooks yet"; fi
 
 test: lint typecheck course-check unit notebooks ## every check: ruff, mypy, built notebooks up to date, unit tests, nbval (fast profile)
