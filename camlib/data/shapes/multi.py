@@ -33,15 +33,16 @@ from torch import Tensor
 from camlib.data.sample import Indices, index_tensor
 from camlib.data.shapes.classes import CREATURES, PART_LAYER
 from camlib.data.shapes.dataset import SPLITS
-from camlib.data.shapes.draw import BG_LEVELS, PALETTE, TILES, tiles
+from camlib.data.shapes.draw import BG_LEVELS, TILES, tiles
 from camlib.data.shapes.layout import MAX_OBJECTS, MultiConfig, mask_boxes, paint_slots, place, visible_masks
 from camlib.data.shapes.rng import mix32, randint, split_key, uniform
-from camlib.data.shapes.scene import BG_CONTRAST, _clutter
+from camlib.data.shapes.scene import BG_CONTRAST, _clutter, colour_permutation
 from camlib.profile import MIN_IMAGE_SIZE, get_profile
 
 _SALT = 0x3C6EF372  # scenes draw streams of their own key
-# stream ids: the count, the class order, background and lighting, colours, clutter (scene.py's), layouts
-_S_COUNT, _S_CLASSES, _S_BG, _S_LIGHT, _S_COLOURS, _S_LAYOUT = 0, 1, 8, 9, 16, 1024
+# stream ids: the count, the class order, background and lighting, layouts; colours (16..) and clutter are
+# scene.py's (colour_permutation, _clutter)
+_S_COUNT, _S_CLASSES, _S_BG, _S_LIGHT, _S_LAYOUT = 0, 1, 8, 9, 1024
 
 
 class SceneBatch(NamedTuple):
@@ -93,11 +94,8 @@ def generate(seed: int, split: str, idx: Tensor, size: int, config: MultiConfig)
     masks = visible_masks(paint)
 
     # the image: background, clutter, then each creature's three paints (later slots on top)
-    palette = torch.tensor(PALETTE, dtype=torch.float32, device=dev)  # (P, 3)
+    palette, perm = colour_permutation(key, idx, dev)  # (P, 3), (B, P)
     n_pal = palette.shape[0]
-    perm = uniform(key, idx, list(range(_S_COLOURS, _S_COLOURS + n_pal))).argsort(
-        dim=1, stable=True
-    )  # (B, P)
     levels, luma = tiles(size, dev)
     lab = levels.index_select(0, randint(uniform(key, idx, [_S_BG])[:, 0], TILES))  # (B, H, W) uint8
     light = luma.index_select(0, randint(uniform(key, idx, [_S_LIGHT])[:, 0], TILES)).view(

@@ -91,6 +91,17 @@ def _clutter(key: int, idx: Tensor, size: int, clutter: float, first_label: int)
     return lab
 
 
+def colour_permutation(key: int, idx: Tensor, dev: torch.device) -> tuple[Tensor, Tensor]:
+    """The palette (P, 3) and each image's own order of it (B, P), from the colour streams of ``(key, idx)``.
+
+    One draw for single-object images and for scenes (:mod:`camlib.data.shapes.multi`): background, creature and
+    mark colours are taken from ``perm`` in both.
+    """
+    palette = torch.tensor(PALETTE, dtype=torch.float32, device=dev)  # (P, 3)
+    streams = list(range(_S_COLOURS, _S_COLOURS + palette.shape[0]))
+    return palette, uniform(key, idx, streams).argsort(dim=1, stable=True)  # (B, P)
+
+
 def empty_outputs(n: int, size: int, device: torch.device) -> tuple[Tensor, ...]:
     """Buffers for ``n`` samples of ``size`` px: images (n, 3, S, S), labels (n,), boxes (n, 4), masks
     (n, S, S) bool, part boxes (n, 4); :func:`render_scene` writes into them (in chunks, for a large batch)."""
@@ -123,11 +134,8 @@ def render_scene(
     key = split_key(seed, split)
     u = uniform(key, idx, list(range(16)))  # (B, 16)
     labels = randint(u[:, _S_LABEL], len(CREATURES))
-    palette = torch.tensor(PALETTE, dtype=torch.float32, device=dev)  # (P, 3)
+    palette, perm = colour_permutation(key, idx, dev)  # (P, 3), (B, P)
     n_pal = palette.shape[0]
-    perm = uniform(key, idx, list(range(_S_COLOURS, _S_COLOURS + n_pal))).argsort(
-        dim=1, stable=True
-    )  # (B, P)
 
     # background: blend levels from a tile, lighting from another
     levels, luma = tiles(size, dev)
