@@ -26,30 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from matplotlib.figure import Figure
 
 from camlib import zoo
-from camlib.cam import evaluation, normalize
+from camlib.cam import evaluation
 from camlib.data.shapes import MultiConfig, MultiShapes, SceneBatch
-from camlib.data.shapes.classes import CREATURES
+from camlib.data.shapes.classes import shapes_twins
 from camlib.files import REPO_ROOT, DestinationError, atomic_write, check_destination
 from camlib.localization import MultiObjectScore, prior_scene_maps, scene_maps, score_beside, score_scene_maps
-from camlib.viz import GT_COLOUR, box_patch, overlay
+from camlib.viz import show_scene_topk
 
 MODELS = {"gap": "GAP network, CAM (gap, 2 epochs)", "gap_fast": "GAP network, CAM (gap_fast, 8 epochs)",
           "gmp": "GMP network, CAM (gmp, 2 epochs)"}  # fmt: skip
 PRIOR = "centred prior (no model)"
 PRIOR_SCENES = 512  # training scenes whose mean box sizes the prior
-
-
-def twins() -> list[tuple[str, str]]:
-    """(class, twin) pairs: a class with a discriminative part and the class made of its other parts."""
-    out = []
-    for c in CREATURES:
-        rest = tuple(p for p in c.parts if not p.discriminative)
-        out += [(c.name, t.name) for t in CREATURES if c.part_name is not None and t.parts == rest]
-        out += [(t.name, c.name) for t in CREATURES if c.part_name is not None and t.parts == rest]
-    return out
 
 
 def top_n_hits(logits: torch.Tensor, batch: SceneBatch) -> float:
@@ -72,39 +61,6 @@ def table(s: MultiObjectScore, title: str) -> list[str]:
         "",
     ]
     return out
-
-
-def figure(batch: SceneBatch, i: int, nets: dict[str, torch.nn.Module], names: list[str], k: int) -> Figure:
-    """Scene ``i`` of ``batch`` and, per network, its top-``k`` classes' CAMs (min-max normalised per map)."""
-    image = batch.images[i]  # (3, H, W)
-    n = int(batch.counts[i])
-    present = {int(c): batch.boxes[i, j] for j, c in enumerate(batch.labels[i, :n].tolist())}
-    fig = Figure(figsize=(2.0 * (k + 1), 2.25 * len(nets) + 0.5), layout="constrained")
-    axes = fig.subplots(len(nets), k + 1, squeeze=False)
-    for r, (name, net) in enumerate(nets.items()):
-        with evaluation(net), torch.no_grad():
-            probs = net(image[None]).softmax(1)[0]  # (C,)
-        top = probs.topk(k).indices  # (k,)
-        maps = normalize(scene_maps(net, image[None], top[None]), "minmax")[0]  # (k, H, W)
-        ax = axes[r, 0]
-        ax.imshow(image.permute(1, 2, 0).numpy())
-        for box in present.values():
-            ax.add_patch(box_patch(box, GT_COLOUR))
-        ax.set_title(f"{name}\nscene: {', '.join(names[c] for c in present)}", fontsize=8)
-        for j, c in enumerate(top.tolist()):
-            ax = axes[r, j + 1]
-            ax.imshow(overlay(image, maps[j]))
-            if c in present:
-                ax.add_patch(box_patch(present[c], GT_COLOUR))
-            where = "in the scene" if c in present else "NOT in the scene"
-            ax.set_title(f"top-{j + 1}: {names[c]} (p={float(probs[c]):.2f})\n{where}", fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(
-        "Top-k class maps of one scene (CAM, min-max per map; green: the class's own box)", fontsize=9
-    )
-    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         scores[name] = score_scene_maps(maps, batch.labels, batch.boxes, names, MODELS[name])
         with evaluation(net), torch.no_grad():
             top_n[name] = top_n_hits(net(batch.images), batch)
-        for cls, twin in twins():
+        for cls, twin in shapes_twins().items():
             beside[f"{name}: {cls} / {twin}"] = score_beside(
                 maps, batch.labels, batch.boxes, names, cls, twin
             )
@@ -165,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scene = next((i for i in range(a.scenes) if int(batch.counts[i]) == 3), 0)
     k = 4
-    fig = figure(batch, scene, {n: nets[n] for n in ("gap", "gap_fast", "gmp")}, names, k)
+    fig = show_scene_topk(batch, scene, {n: nets[n] for n in ("gap", "gap_fast", "gmp")}, names, k)
     seconds = time.perf_counter() - t0
     threads = torch.get_num_threads()
     counts = batch.counts.bincount(minlength=4).tolist()

@@ -20,6 +20,7 @@ import torchvision.ops as tvops
 from independent_beyond import INDEPENDENT as BEYOND  # the checks of beyond.py
 from independent_explorer import INDEPENDENT as EXPLORER  # the checks of explorer.py
 from independent_maps_metrics import INDEPENDENT as MAPS_AND_METRICS  # the checks of maps.py, metrics.py
+from independent_microscope import INDEPENDENT as MICROSCOPE  # the checks of microscope.py
 
 from camlib import checks
 from camlib.checks import CATALOGUE, CheckSpec
@@ -378,6 +379,7 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "check_amp_step": _amp_step,
     **BEYOND,
     **EXPLORER,
+    **MICROSCOPE,
 }
 
 

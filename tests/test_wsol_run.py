@@ -9,14 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from camlib import zoo
+from camlib.cam import class_activation_maps, upsample
 from camlib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from camlib.data.sample import Batch, Indices
 from camlib.data.shapes import Shapes
+from camlib.localization import localize
 from camlib.models import GAPNet, ModelSpec, NetConfig
 from camlib.profile import SettingError
+from camlib.reproduce.wsol import reproduce_wsol
 from camlib.train.wsol import ADL
-from camlib.train.wsol_report import measure_checkpoints
-from camlib.train.wsol_run import WSOL_METHODS, main, prepare, run_wsol, train_wsol
+from camlib.train.wsol_report import measure_checkpoints, measure_zoo, twin_summary
+from camlib.train.wsol_run import WSOL_METHODS, main, prepare, run_wsol, ship, train_wsol
 
 TINY = NetConfig(widths=(8, 16), downsample=2)
 SIZES = {"train_size": 48, "val_size": 24, "test_size": 24, "image_size": 32}
@@ -149,3 +153,58 @@ def test_the_command_line_writes_the_report(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as exc:
         main(["--methods", "mixup"])
     assert exc.value.code == 2
+
+
+def test_shipped_checkpoints_are_measured_again_from_their_zoo(tmp_path: Path) -> None:
+    results, _ = run_wsol(["cam", "has"], [0], profile="fast", sizes=SIZES, epochs=1, batch_size=16,
+                          config=TINY, checkpoints=tmp_path / "ck")  # fmt: skip
+    assert {"twin_accuracy", "twin_max_box_acc_v2", "part_mass"} <= set(results[0].test)
+    names = ship(sorted((tmp_path / "ck").glob("wsol_*.pt")), tmp_path / "zoo")
+    assert names == ["wsol_cam_s0", "wsol_has_s0"]
+    e = zoo.entry("wsol_has_s0", root=tmp_path / "zoo")
+    assert e.command.startswith("python -m camlib.train.wsol_run --methods has --seeds 0 --profile fast")
+    again = measure_zoo(tmp_path / "zoo")  # sha256-checked loads, nothing trained or chosen again
+    assert [(r.method, r.epoch, r.tau, r.test) for r in again] == [
+        (r.method, r.epoch, r.tau, r.test) for r in results
+    ]
+    md = reproduce_wsol(tmp_path / "out", root=tmp_path / "zoo")
+    assert "| cam | 1 |" in md and "| has | 1 |" in md and "the 2 shipped checkpoints in" in md
+    payload = json.loads((tmp_path / "out" / "wsol_fast.json").read_text())
+    assert payload["table"]["has"]["part_mass"]["mean"] == results[1].test["part_mass"]
+    assert payload["source"].startswith("the 2 shipped checkpoints")
+    data = bytearray(e.path.read_bytes())  # one flipped byte: the sha256 check refuses it
+    data[len(data) // 2] ^= 0x01
+    e.path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256 mismatch"):
+        measure_zoo(tmp_path / "zoo")
+    with pytest.raises(SettingError, match="no WSOL checkpoints in .*--ship"):
+        measure_zoo(tmp_path / "empty")
+    with pytest.raises(SystemExit) as exc:  # --ship needs checkpoints to register
+        main(["--ship", "--methods", "cam"])
+    assert exc.value.code == 2
+
+
+def test_twin_summary_equals_a_per_image_computation() -> None:
+    torch.manual_seed(0)
+    model = GAPNet(6, TINY).eval()
+    test = Shapes("test", size=30, image_size=32)
+    got = twin_summary(model, test, batch_size=7)
+    names = test.class_names
+    twins, parted = ("firefly", "beetle", "shark", "fish"), ("firefly", "shark")
+    correct, shares, kept = [], [], []
+    for i in range(len(test)):
+        s = test[i]
+        out = class_activation_maps(model, s.image[None], classes=[s.label])
+        if names[s.label] in twins:
+            correct.append(int(out.logits.argmax()) == s.label)
+        if names[s.label] in parted:
+            assert s.part_box is not None
+            m = upsample(out.maps, 32)[0, 0].clamp_min(0)
+            x1, y1, x2, y2 = s.part_box.long().tolist()
+            shares.append(float(m[y1:y2, x1:x2].sum() / m.sum()) if m.sum() > 0 else 0.0)
+            kept.append(s)
+    assert got["twin_accuracy"] == pytest.approx(100 * sum(correct) / len(correct), abs=0.01)
+    assert got["part_mass"] == pytest.approx(100 * sum(shares) / len(shares), abs=0.02)
+    assert got["twin_max_box_acc_v2"] == pytest.approx(
+        localize(model, kept, "cam").box_acc.max_box_acc_v2, abs=0.01
+    )

@@ -24,6 +24,7 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.metrics`: box_acc (BoxAcc and MaxBoxAcc), choose_tau (on validation; test sealed).
 - :mod:`camlib.checks.explorer`: iou_curve (the IoU-vs-tau curve, its best tau), erase_part (notebook 06).
 - :mod:`camlib.checks.driving`: first_disagreement (a function that drives the app's ``show``; notebook 06).
+- :mod:`camlib.checks.microscope`: peak_histogram (where maps peak), mass_share (positive mass in a box).
 
 ``CATALOGUE`` maps every check's name to its :class:`CheckSpec` (reference, cases, mistakes): the tests feed each
 mistake to its check and expect its own message, so a new check only needs a spec listed in a ``SPECS`` tuple.
@@ -54,6 +55,7 @@ from camlib.checks import (
     explorer,
     maps,
     metrics,
+    microscope,
     nets,
     training,
 )
@@ -72,6 +74,7 @@ from camlib.checks.driving import check_first_disagreement
 from camlib.checks.explorer import check_erase_part, check_iou_curve
 from camlib.checks.maps import check_cam_batch, check_pointing, check_trimap_box
 from camlib.checks.metrics import check_box_acc, check_choose_tau
+from camlib.checks.microscope import check_mass_share, check_peak_histogram
 from camlib.checks.nets import (
     check_accuracy,
     check_cam,
@@ -98,6 +101,7 @@ CATALOGUE: dict[str, CheckSpec] = {
         *beyond.SPECS,
         *explorer.SPECS,
         *driving.SPECS,
+        *microscope.SPECS,
     )
 }
 
@@ -129,8 +133,10 @@ __all__ = [
     "check_grad_cam_autograd",
     "check_iou",
     "check_iou_curve",
+    "check_mass_share",
     "check_normalize",
     "check_paper_box",
+    "check_peak_histogram",
     "check_pointing",
     "check_scale_box",
     "check_softmax",

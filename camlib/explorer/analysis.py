@@ -16,31 +16,13 @@ from torch import Tensor, nn
 
 from camlib.boxes import iou as box_iou
 from camlib.cam import LayerRecord, channel_maps
-from camlib.data.shapes.classes import CREATURES
+from camlib.data.shapes.classes import shapes_twins
 from camlib.explorer.state import Box
 from camlib.metrics import component_boxes_at_thresholds
 
 #: the taus of the IoU-vs-tau curve: 0.00, 0.01, ..., 1.00
 CURVE_TAUS = np.round(np.linspace(0.0, 1.0, 101), 2)
 COMPONENTS = ("largest", "all")
-
-
-def shapes_twins() -> dict[str, str]:
-    """The embedded dataset's twins, read from its class definitions: a class whose parts are another's plus one
-    discriminative part (and the reverse).
-
-    >>> shapes_twins()
-    {'firefly': 'beetle', 'beetle': 'firefly', 'shark': 'fish', 'fish': 'shark'}
-    """
-    out: dict[str, str] = {}
-    for c in CREATURES:
-        if c.part_name is None:
-            continue
-        base = tuple(p for p in c.parts if not p.discriminative)
-        for other in CREATURES:
-            if other is not c and other.parts == base:
-                out[c.name], out[other.name] = other.name, c.name
-    return out
 
 
 def twin_table(class_names: Sequence[str], twins: Mapping[str, str] | None = None) -> dict[int, int]:

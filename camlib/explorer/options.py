@@ -49,7 +49,7 @@ class ExplorerOptions:
         seed: seed of the "random" button.
         batch_size: images per forward pass when predicting the whole set.
         twins: ``{class name: its twin's name}`` for the twin difference; default the dataset's ``twins``
-            attribute, else the embedded dataset's (:func:`camlib.explorer.analysis.shapes_twins`).
+            attribute, else the embedded dataset's (:func:`camlib.data.shapes.classes.shapes_twins`).
         catalogue: the models the model drop-down offers besides the app's own, ``{label: model or a function
             that loads it}``; default ``None``: every shipped checkpoint, as ``"zoo:<name>"`` (:mod:`camlib.zoo`),
             loaded when chosen; ``{}``: none.

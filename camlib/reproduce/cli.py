@@ -55,6 +55,12 @@ def add_cli(subparsers: Any) -> None:
         default=100,
         help="with --methods: also judge every method on the first N test images (reports/methods_PROFILE.md)",
     )
+    p.add_argument(
+        "--wsol",
+        action="store_true",
+        help="also the WSOL table (CAM, HaS, CutMix, ADL x 3 seeds) from data/checkpoints/wsol/ into "
+        "reports/wsol_PROFILE.md; with --train they are re-trained first (about 55 min on one CPU thread)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --train (an integer >= 0)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:0, mps")
     p.add_argument("--limit", type=positive_int, default=None, help="measure only the first N test images")
@@ -107,6 +113,10 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(md)
         print(f"({seconds:.0f} s; written to {out.name}/reproduce_{profile}.md, .json, .png)")
+    if args.wsol:  # the WSOL methods, tuned on validation (camlib/reproduce/wsol.py)
+        from camlib.reproduce.wsol import reproduce_wsol
+
+        print(reproduce_wsol(out, profile=profile, train=args.train, device=str(args.device)))
     if args.methods:  # every method judged every way (camlib/reproduce/methods.py)
         table, took = run_methods(args.methods, limit=args.methods_limit, device=str(args.device))
         print(write_methods(table, profile, took, out))

@@ -106,6 +106,19 @@ def add_cli(subparsers: Any) -> None:
         default=None,
         help="Shapes preset (default: default)",
     )
+    p.add_argument(
+        "--train-mark",
+        choices=("agree", "random", "none"),
+        default=None,
+        help="with --dataset shortcut: the corner mark of the train and val images (default agree: its colour "
+        "agrees with the class; test images always get a random mark)",
+    )
+    p.add_argument(
+        "--agreement",
+        type=non_negative_float,
+        default=None,
+        help="with --dataset shortcut and --train-mark agree: the share of images whose mark agrees (default 0.9)",
+    )
     p.add_argument("--train-size", type=positive_int, default=None, help="default: the profile's")
     p.add_argument("--val-size", type=positive_int, default=None, help="default: the profile's")
     p.add_argument("--test-size", type=positive_int, default=None, help="default: the profile's")

@@ -75,6 +75,17 @@ def settings(args: argparse.Namespace, prof: Profile) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise SettingError(f"{exc} (--widths, --downsample)") from None
+    shortcut = args.dataset == "shortcut"
+    if not shortcut and (args.train_mark is not None or args.agreement is not None):
+        raise SettingError(
+            f"--train-mark and --agreement set the planted mark of --dataset shortcut, not of {args.dataset!r}: "
+            f"add --dataset shortcut or leave them out"
+        )
+    if args.agreement is not None and (args.agreement > 1 or args.train_mark not in (None, "agree")):
+        raise SettingError(
+            f"--agreement is a share in [0, 1] of the images whose mark agrees under --train-mark agree, got "
+            f"{args.agreement} with --train-mark {args.train_mark or 'agree'}: e.g. --agreement 0.9"
+        )
     side = _given(args.image_size, prof.image_size)
     if side // config.downsample < 1:
         raise SettingError(
@@ -98,6 +109,8 @@ def settings(args: argparse.Namespace, prof: Profile) -> dict[str, Any]:
         "widths": config.widths,
         "downsample": config.downsample,
         "difficulty": args.difficulty,
+        "train_mark": args.train_mark,
+        "agreement": args.agreement,
         "out": _display(args.out or _default_out(args)),
         "zoo": args.zoo,
     }
@@ -155,8 +168,20 @@ def _train(
     extra: dict[str, Any] = {}
     if args.difficulty is not None:
         extra["config"] = PRESETS[args.difficulty]
+    marks: dict[str, Any] = {}
+    if args.train_mark is not None:
+        marks["mark"] = args.train_mark
+    if args.agreement is not None:
+        marks["agreement"] = args.agreement
     data = {
-        k: cls(split=k, size=n, image_size=s["image_size"], seed=args.data_seed, **extra)
+        k: cls(
+            split=k,
+            size=n,
+            image_size=s["image_size"],
+            seed=args.data_seed,
+            **extra,
+            **(marks if k != "test" else {}),
+        )
         for k, n in sizes.items()
     }
     class_names = list(data["train"].class_names)

@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from camlib.checkpoint import save_checkpoint
+from camlib import zoo
+from camlib.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from camlib.data.sample import Sample, SampleDataset, as_dataset
 from camlib.data.shapes import Shapes
-from camlib.files import REPO_ROOT, atomic_write
+from camlib.files import REPO_ROOT
 from camlib.localization import localize, tau_choice
 from camlib.models import GAPNet, ModelSpec, NetConfig
 from camlib.profile import CommandParser, SettingError, get_profile, non_negative_int, positive_int
@@ -41,11 +40,13 @@ from camlib.train.loop import EpochStats, fit
 from camlib.train.wsol import WSOL_METHODS, BatchTransform, CutMix, HideAndSeek, insert_adl, mean_colour
 from camlib.train.wsol_report import (
     METHOD,
+    WSOL_ZOO,
     WsolResult,
     aggregate,
     markdown,
     measure_checkpoints,
-    run_summary,
+    split_summary,
+    write_report,
 )
 
 
@@ -142,9 +143,9 @@ def train_wsol(
     )  # fmt: skip
     model.load_state_dict(kept["state"])
     model.eval()
-    report = localize(model, test, METHOD, device=device, chosen_tau=kept["tau"])  # the one read of test
+    summary = split_summary(model, test, kept["tau"], device=device)  # the one read of test
     result = WsolResult(
-        method, seed, kept["epoch"], kept["tau"], curve, accuracy, run_summary(report, kept["tau"]),
+        method, seed, kept["epoch"], kept["tau"], curve, accuracy, summary,
         history.train_seconds, time.perf_counter() - t0, history.to_dicts(),
     )  # fmt: skip
     if checkpoint is not None:
@@ -182,14 +183,28 @@ def run_wsol(
     ]
     table = aggregate(results)
     if out is not None:
-        payload = {"profile": name, "data_seed": data_seed, "splits": {k: v.spec() for k, v in data.items()},  # type: ignore[attr-defined]
-                   "table": table, "runs": [asdict(r) for r in results]}  # fmt: skip
-        md = markdown(table, name, time.perf_counter() - t0)
-        atomic_write(
-            out / f"wsol_{name}.json", lambda p: p.write_text(json.dumps(payload, indent=1)), force=True
-        )
-        atomic_write(out / f"wsol_{name}.md", lambda p: p.write_text(md), force=True)
+        splits = {k: v.spec() for k, v in data.items()}  # type: ignore[attr-defined]
+        write_report(results, name, time.perf_counter() - t0, out, source="training",
+                     extra={"data_seed": data_seed, "splits": splits})  # fmt: skip
     return results, table
+
+
+def ship(paths: Sequence[Path], root: Path | None = None, *, force: bool = True) -> list[str]:
+    """Register WSOL checkpoints (``wsol_METHOD_sSEED.pt``) in the WSOL zoo (default :data:`WSOL_ZOO`), each with
+    the command that re-makes it; returns their zoo names."""
+    names = []
+    for path in paths:
+        meta = read_checkpoint(path)
+        w = meta.get("wsol")
+        if not isinstance(w, dict):
+            raise CheckpointError(f"{Path(path).name} has no WSOL record: it was not saved by wsol_run")
+        method, seed = str(w["method"]), int(meta["seed"])
+        command = (f"python -m camlib.train.wsol_run --methods {method} --seeds {seed} --profile "
+                   f"{meta.get('profile', 'fast')} --threads 1 --checkpoints DIR --ship")  # fmt: skip
+        name = f"wsol_{method}_s{seed}"
+        zoo.register(name, path, root=WSOL_ZOO if root is None else root, command=command, force=force)
+        names.append(name)
+    return names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,7 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--from-checkpoints", type=Path, default=None, help="no training: measure DIR/wsol_*.pt again"
     )
+    p.add_argument(
+        "--ship",
+        action="store_true",
+        help="register the checkpoints (--checkpoints or --from-checkpoints DIR) in data/checkpoints/wsol/",
+    )
     args = p.parse_args(argv)
+    if args.ship and args.checkpoints is None and args.from_checkpoints is None:
+        p.error(
+            "--ship registers checkpoints: give --checkpoints DIR (train and keep them) or --from-checkpoints DIR"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -220,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = sorted(args.from_checkpoints.glob("wsol_*.pt"))
         if not paths:
             raise SettingError(f"no wsol_*.pt in {args.from_checkpoints}: train them with --checkpoints DIR")
+        if args.ship:
+            print("shipped:", ", ".join(ship(paths)))
         table = aggregate(measure_checkpoints(paths, device=args.device))
         print(markdown(table, "checkpoints", time.perf_counter() - t0), end="")
         return 0
@@ -229,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes={k: v for k, v in sizes.items() if v is not None}, epochs=args.epochs, device=args.device,
         checkpoints=args.checkpoints,
     )  # fmt: skip
+    if args.ship and args.checkpoints is not None:
+        names = ship([args.checkpoints / f"wsol_{m}_s{s}.pt" for m in args.methods for s in args.seeds])
+        print("shipped:", ", ".join(names))
     print(markdown(table, get_profile(args.profile).name, time.perf_counter() - t0), end="")
     return 0
 

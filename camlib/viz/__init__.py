@@ -13,6 +13,7 @@ What lives where:
 - :mod:`camlib.viz.labels`: the words of figures: predicted class with ✓ / ✗.
 - :mod:`camlib.viz.maps`: a grid of maps (rows of images, columns of maps).
 - :mod:`camlib.viz.panels`: dataset statistics, rows of samples, grids of small feature or CAM maps.
+- :mod:`camlib.viz.scenes`: one scene of several objects, each network's top-k class maps.
 - :mod:`camlib.viz.pipeline`: the CAM pipeline (the paper's Fig. 2) drawn from a real model and image.
 - :mod:`camlib.viz.tradeoff`: accuracy and localization against epochs, with the maps of the same images.
 """
@@ -31,9 +32,11 @@ from camlib.viz.labels import prediction_titles, verdict
 from camlib.viz.maps import show_map_grid
 from camlib.viz.panels import plot_dataset_stats, show_maps, show_rows
 from camlib.viz.pipeline import PipelineNumbers, cam_pipeline_numbers, plot_cam_pipeline
+from camlib.viz.scenes import show_scene_topk
 from camlib.viz.tradeoff import MapRow, plot_tradeoff
 
 __all__ = [
+    "show_scene_topk",
     "GT_COLOUR",
     "PART_COLOUR",
     "PRED_COLOUR",

@@ -49,6 +49,7 @@ def show_map_grid(
     size: float = 1.9,
     notes: Sequence[Sequence[str | None]] | None = None,
     value_label: str | None = None,
+    part_label: str = "part box (ground truth)",
 ) -> Figure:
     """Rows of images, columns of maps: overlays (maps in [0, 1]) or the maps alone with colour bars.
 
@@ -62,6 +63,7 @@ def show_map_grid(
         row_titles: R row labels, written on the left.
         boxes: optional (R, 4) ground-truth object boxes (green); NaN rows are skipped.
         part_boxes: optional (R, 4) discriminative-part boxes (magenta); NaN rows are skipped.
+            ``part_label`` names them in the legend (e.g. another small box of interest: a planted mark).
         pred_boxes: optional R x K nested sequence of (n, 4) predicted boxes (white, dashed), ``None`` cells
             allowed.
         mode: ``"overlay"`` or ``"map"``.
@@ -143,7 +145,7 @@ def show_map_grid(
     if boxes is not None:
         handles.append(Line2D([], [], color=GT_COLOUR, lw=2, label="object box (ground truth)"))
     if part_boxes is not None:
-        handles.append(Line2D([], [], color=PART_COLOUR, lw=2, label="part box (ground truth)"))
+        handles.append(Line2D([], [], color=PART_COLOUR, lw=2, label=part_label))
     if pred_boxes is not None:
         handles.append(Line2D([], [], color="grey", lw=2, ls="--", label="box from the map (white, dashed)"))
     if handles:

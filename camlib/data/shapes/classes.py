@@ -209,6 +209,24 @@ CART = Creature(
 )
 
 
+def shapes_twins() -> dict[str, str]:
+    """The embedded dataset's twins, read from its class definitions: a class whose parts are another's plus one
+    discriminative part (and the reverse).
+
+    >>> shapes_twins()
+    {'firefly': 'beetle', 'beetle': 'firefly', 'shark': 'fish', 'fish': 'shark'}
+    """
+    out: dict[str, str] = {}
+    for c in CREATURES:
+        if c.part_name is None:
+            continue
+        base = tuple(p for p in c.parts if not p.discriminative)
+        for other in CREATURES:
+            if other is not c and other.parts == base:
+                out[c.name], out[other.name] = other.name, c.name
+    return out
+
+
 def _texture(part: Part, name: str, u: Tensor, v: Tensor, phase_u: Tensor, phase_v: Tensor) -> Tensor:
     """Pattern of texture ``name`` at every pixel: u (G, W), v (G, H), phases (G,) -> (G, H, W) bool."""
     period, radius = TEXTURES[name]
