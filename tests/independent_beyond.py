@@ -1,4 +1,4 @@
-"""Right answers to notebook 08's exercises written another way than camlib.checks.beyond's references."""
+"""Right answers to notebook 09's exercises written another way than camlib.checks.beyond's references."""
 
 from __future__ import annotations
 

@@ -230,7 +230,7 @@ def test_accepted_unverified(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def _frozen_trunk() -> GAPNet:
     model = net()
     for p in model.features.parameters():
-        p.requires_grad_(False)  # notebook 08's linear probe
+        p.requires_grad_(False)  # notebook 09's linear probe
     return model
 
 

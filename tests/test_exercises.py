@@ -114,7 +114,7 @@ def _non_trivial(line: str) -> list[str]:
 
 
 def test_there_are_exercises_in_every_notebook() -> None:
-    assert [p.name[:2] for p in SOURCES] == [f"{i:02d}" for i in range(10)]
+    assert [p.name[:2] for p in SOURCES] == [f"{i:02d}" for i in range(11)]
     per_notebook = {e.notebook[:2] for e in EXERCISES}
     assert per_notebook == {p.name[:2] for p in SOURCES}, "every notebook has at least one exercise"
     counts = {p.name[:2]: sum(e.notebook == p.name for e in EXERCISES) for p in SOURCES}

@@ -1,4 +1,4 @@
-"""Tests of the notebook-05/07/08 figure helper."""
+"""Tests of the notebook-05/07/09 figure helper."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Where it lives (this module gathers them; notebooks call ``checks.check_<name>(f
 - :mod:`camlib.checks.backbones`: capture_features (a forward hook on a ResNet).
 - :mod:`camlib.checks.conversion`: gapify_vgg (the paper's conversion of VGG16).
 - :mod:`camlib.checks.training`: amp_step (one mixed-precision training step).
-- :mod:`camlib.checks.beyond`: grad_cam_autograd (Grad-CAM from torch.autograd.grad), deletion_auc (notebook 08).
+- :mod:`camlib.checks.beyond`: grad_cam_autograd (Grad-CAM from torch.autograd.grad), deletion_auc (notebook 09).
 - :mod:`camlib.checks.observe`: checks of functions that act on a model (hooks left, mode, changed in place).
 - :mod:`camlib.checks.boxes`: box_from_mask, iou, scale_box, box_at_threshold, paper_box (box geometry).
 - :mod:`camlib.checks.maps`: cam_batch (CAM for a batch, one einsum), pointing (the pointing game), trimap_box.

@@ -1,4 +1,4 @@
-"""Exercise self-checks of notebook 08 (beyond CAM): Grad-CAM from ``torch.autograd.grad``, and deletion AUC.
+"""Exercise self-checks of notebook 09 (beyond CAM): Grad-CAM from ``torch.autograd.grad``, and deletion AUC.
 
 ``check_grad_cam_autograd`` acts on a model, so it is an :class:`~camlib.checks.observe.ObservedCheckSpec`: the
 function gets a private copy of the network and what it returns is compared together with what it leaves behind

@@ -24,7 +24,7 @@ _INCLUSIVE = torch.tensor(
     [0.0, 0.0, 1.0, 1.0]
 )  # what exclusive right/bottom edges add to torchvision's boxes
 
-# --- 01 / 07 / 09: boxes -----------------------------------------------------------------------------------
+# --- 01 / 07 / 10: boxes -----------------------------------------------------------------------------------
 
 
 def _box_from_mask(mask: Tensor) -> Tensor:

@@ -188,7 +188,7 @@ def check_pointing(
     return POINTING.run(fn)
 
 
-# --- 09: a box from an Oxford-IIIT Pet trimap --------------------------------------------------------------
+# --- 10: a box from an Oxford-IIIT Pet trimap --------------------------------------------------------------
 
 
 def _trimap_box(trimap: Tensor, border_is_object: bool) -> tuple[Tensor, Tensor]:

@@ -2,7 +2,7 @@
 
 ``python -m camlib reproduce --dataset cub --root FOLDER`` and :class:`camlib.data.CUB` read exactly what the
 official archive holds; :func:`export_cub` writes that layout from a list of :class:`~camlib.data.Sample`
-(images as JPEG, the boxes in ``bounding_boxes.txt``, masks as ``segmentations/*.png``). Notebook 09 uses it to run
+(images as JPEG, the boxes in ``bounding_boxes.txt``, masks as ``segmentations/*.png``). Notebook 10 uses it to run
 the real-photo path offline on the embedded creatures when the birds are not on disk.
 """
 
