@@ -35,13 +35,17 @@ from camlib.cam import class_activation_maps, grad_cam, gradient_saliency
 from camlib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from camlib.data import ImageFileError, ImageFolder, Sample, Shapes
 from camlib.data.cub import CUB
+from camlib.data.shapes import ShortcutShapes
 from camlib.explorer import CAMExplorer, ExplorerOptions
 from camlib.files import DestinationError, atomic_write
+from camlib.localization import positive_mass_share
+from camlib.localization.shortcut import peak_histogram, shortcut_scores
 from camlib.metrics import LocalizationMeter
 from camlib.models import GAPNet, GlobalPoolNet, ModelSpec, NetConfig, build_model, gapify
 from camlib.prefetch import PrefetchError, pack, unpack
 from camlib.profile import SettingError, SlowWarning
 from camlib.train import select_device
+from camlib.train.wsol_report import measure_zoo
 from camlib.zoo import ZooError
 
 GROUPS = {
@@ -302,6 +306,13 @@ CASES: list[Case] = [
     Case("wrong", "ExplorerOptions(cmap='hot')", lambda: ExplorerOptions(cmap="hot"), ValueError, "cmap must be one of"),
     Case("wrong", "ExplorerOptions(tau=5)", lambda: ExplorerOptions(tau=5), ValueError, "a number in [0, 1]"),
     Case("wrong", "ExplorerOptions(tau=nan)", lambda: ExplorerOptions(tau=float("nan")), ValueError, "a number in [0, 1]"),
+    # silent wrong results: the shortcut and the WSOL methods
+    Case("wrong", "ShortcutShapes(agreement=1.5)", lambda: ShortcutShapes("train", size=2, agreement=1.5), ValueError, "e.g. agreement=0.9"),
+    Case("wrong", "ShortcutShapes(mark='random', agreement=0.9)", lambda: ShortcutShapes("test", size=2, mark="random", agreement=0.9), ValueError, "leave it out"),
+    Case("wrong", "shortcut_scores on Shapes (no marks)", lambda: shortcut_scores(net(), Shapes("test", size=2, image_size=32)), ValueError, "use mark_variants(...)[name]"),  # type: ignore[arg-type]
+    Case("wrong", "peak_histogram(maps 64 px, grid=5)", lambda: peak_histogram(torch.rand(2, 64, 64), 5), ValueError, "pick a grid that divides the size"),
+    Case("wrong", "positive_mass_share with one box for two maps", lambda: positive_mass_share(torch.rand(2, 8, 8), torch.zeros(1, 4)), ValueError, "pass one box per map"),
+    Case("misleading", "measure_zoo on a folder without WSOL checkpoints", lambda: measure_zoo(tmpdir()), profile.SettingError, "--checkpoints DIR --ship"),
     # misleading errors
     Case("misleading", "zoo.load('gap.pt')", lambda: zoo.load("gap.pt", root=zoo_with("gap")), ZooError, "use 'gap'"),
     Case("misleading", "zoo.load('gapp')", lambda: zoo.load("gapp", root=zoo_with("gap")), ZooError, "did you mean 'gap'?"),
@@ -360,6 +371,8 @@ CLI_CASES: list[CliCase] = [
     CliCase("defaults", ("train",), "use one of ['fast', 'full']", env={"CAMLIB_PROFILE": "bogus"}),
     CliCase("defaults", ("reproduce",), "use one of ['fast', 'full']", env={"CAMLIB_PROFILE": "bogus"}),
     CliCase("defaults", ("train", "--dataset", "imagenet"), "unknown dataset 'imagenet'"),
+    CliCase("defaults", ("train", "--train-mark", "random"), "add --dataset shortcut or leave them out"),
+    CliCase("defaults", ("train", "--dataset", "shortcut", "--agreement", "2"), "e.g. --agreement 0.9"),
     CliCase("defaults", ("evaluate", "gap", "--batch-size", "0"), "argument --batch-size: must be an integer >= 1"),
     CliCase("defaults", ("evaluate", "gap", "--device", "tpu"), "unknown device 'tpu'"),
     CliCase("defaults", ("reproduce", "--methods", "gradient"), "invalid choice: 'gradient'"),
