@@ -376,6 +376,8 @@ CLI_CASES: list[CliCase] = [
     CliCase("defaults", ("evaluate", "gap", "--batch-size", "0"), "argument --batch-size: must be an integer >= 1"),
     CliCase("defaults", ("evaluate", "gap", "--device", "tpu"), "unknown device 'tpu'"),
     CliCase("defaults", ("reproduce", "--methods", "gradient"), "invalid choice: 'gradient'"),
+    CliCase("defaults", ("reproduce", "--wsol", "--limit", "10"), "run `python -m camlib reproduce --wsol` on its own"),
+    CliCase("defaults", ("reproduce", "--wsol", "--dataset", "cub"), "--dataset belong to the comparison"),
     *(
         CliCase("defaults", ("reproduce", flag, value), fix)
         for flag, value, fix in [

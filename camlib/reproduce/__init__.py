@@ -8,9 +8,13 @@ split too (``scripts/tradeoff.py``; the manifest records how). It also shows Box
 threshold: the paper says 20% of the max, the released code used other levels, MaxBoxAcc removes the choice.
 Models come from the shipped checkpoints (``camlib.zoo``) or are trained (``--train``).
 
+``--wsol`` writes the WSOL table instead (``reports/wsol_PROFILE.md``): CAM, Hide-and-Seek, CutMix and ADL, three
+seeds each, every network with the epoch and threshold chosen on validation when it was trained, measured on test
+from the shipped checkpoints in ``data/checkpoints/wsol/`` (``--train``: trained again and shipped first).
+
 What lives where: :mod:`~camlib.reproduce.compare` (the rows, the models, :func:`run`),
 :mod:`~camlib.reproduce.report` (the tables, the JSON and the figure), :mod:`~camlib.reproduce.cli` (the command), :mod:`~camlib.reproduce.real` (``--dataset cub|pets``: a pretrained
-backbone fine-tuned on real photos, :func:`run_real`).
+backbone fine-tuned on real photos, :func:`run_real`), :mod:`~camlib.reproduce.wsol` (``--wsol``).
 """
 
 from camlib.localization import CENTER

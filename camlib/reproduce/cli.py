@@ -10,7 +10,7 @@ from typing import Any
 
 from camlib.cam import METHODS
 from camlib.files import REPO_ROOT, check_destination
-from camlib.profile import device_name, get_profile, non_negative_int, positive_int
+from camlib.profile import SettingError, device_name, get_profile, non_negative_int, positive_int
 from camlib.reproduce.compare import ROWS, run
 from camlib.reproduce.methods import run_methods, write_methods
 from camlib.reproduce.real import DATASETS, add_options, main_real, refuse_mixed_options
@@ -58,8 +58,9 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument(
         "--wsol",
         action="store_true",
-        help="also the WSOL table (CAM, HaS, CutMix, ADL x 3 seeds) from data/checkpoints/wsol/ into "
-        "reports/wsol_PROFILE.md; with --train they are re-trained first (about 55 min on one CPU thread)",
+        help="instead of the comparison: the WSOL table (CAM, HaS, CutMix, ADL x 3 seeds) from "
+        "data/checkpoints/wsol/ into reports/wsol_PROFILE.md; with --train they are re-trained and shipped first "
+        "(about 55 min on one CPU thread)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --train (an integer >= 0)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:0, mps")
@@ -84,6 +85,14 @@ def add_cli(subparsers: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Handler of ``python -m camlib reproduce``."""
+    if args.wsol:
+        given = [f for f, v in (("--dataset", args.dataset != "shapes"), ("--methods", args.methods),
+                                ("--limit", args.limit), ("--val-limit", args.val_limit)) if v]  # fmt: skip
+        if given:
+            raise SettingError(
+                f"--wsol measures the shipped WSOL checkpoints on their whole test split; {', '.join(given)} "
+                f"belong to the comparison: run `python -m camlib reproduce --wsol` on its own"
+            )
     if args.dataset != "shapes":
         return main_real(args, REPORTS_DIR)
     refuse_mixed_options(args)
@@ -91,6 +100,13 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or REPORTS_DIR
     for suffix in SUFFIXES:  # a report is regenerated (replaced), but a bad --out fails before any work
         check_destination(out / f"reproduce_{profile}{suffix}", force=True)
+    if args.wsol:  # the WSOL methods, tuned on validation (camlib/reproduce/wsol.py)
+        from camlib.reproduce.wsol import reproduce_wsol
+
+        for suffix in (".md", ".json"):
+            check_destination(out / f"wsol_{profile}{suffix}", force=True)
+        print(reproduce_wsol(out, profile=profile, train=args.train, device=str(args.device)))
+        return 0
     t0 = time.perf_counter()
     comparison = run(
         train=args.train,
@@ -113,10 +129,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(md)
         print(f"({seconds:.0f} s; written to {out.name}/reproduce_{profile}.md, .json, .png)")
-    if args.wsol:  # the WSOL methods, tuned on validation (camlib/reproduce/wsol.py)
-        from camlib.reproduce.wsol import reproduce_wsol
-
-        print(reproduce_wsol(out, profile=profile, train=args.train, device=str(args.device)))
     if args.methods:  # every method judged every way (camlib/reproduce/methods.py)
         table, took = run_methods(args.methods, limit=args.methods_limit, device=str(args.device))
         print(write_methods(table, profile, took, out))
