@@ -25,6 +25,7 @@ from camlib.data.shapes.classes import CREATURES, shapes_twins
 from camlib.files import atomic_write
 from camlib.localization import LocalizationReport, localize, positive_mass_share
 from camlib.profile import SettingError
+from camlib.train.wsol import WSOL_METHODS
 
 DELTAS = (0.3, 0.5, 0.7)
 METHOD = "cam"  # every WSOL method is judged by its CAM
@@ -219,7 +220,9 @@ def measure_zoo(root: str | Path | None = None, device: str | torch.device = "cp
             f"no WSOL checkpoints in {base}: train and ship them with `python -m camlib.train.wsol_run "
             f"--checkpoints DIR --ship` (or `python -m camlib reproduce --wsol --train`)"
         )
-    return [_measured(*zoo.load_with_meta(n, str(device), root=base), n, device) for n in names]
+    results = [_measured(*zoo.load_with_meta(n, str(device), root=base), n, device) for n in names]
+    order = {m: i for i, m in enumerate(WSOL_METHODS)}  # the table's rows in the methods' order, then by seed
+    return sorted(results, key=lambda r: (order.get(r.method, len(order)), r.method, r.seed))
 
 
 def write_report(
