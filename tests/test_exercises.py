@@ -236,7 +236,7 @@ def test_the_built_notebooks_are_up_to_date() -> None:
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "up to date: 20 built notebooks match course/" in run.stdout
+    assert f"up to date: {2 * len(SOURCES)} built notebooks match course/" in run.stdout
 
 
 def _copy_repo(tmp: Path) -> Path:
@@ -373,4 +373,6 @@ def test_a_new_repository_url_makes_every_built_notebook_stale(tmp_path: Path) -
     text = (root / "pyproject.toml").read_text().replace(url, "https://github.com/someone/fork", 1)
     (root / "pyproject.toml").write_text(text)
     stale = build.stale(root)
-    assert len(stale) == 20 and all("(id " in why and "source differs" in why for why in stale.values())
+    assert len(stale) == 2 * len(SOURCES) and all(
+        "(id " in why and "source differs" in why for why in stale.values()
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,25 @@ def test_train_cli_refuses_mark_options_that_do_not_fit(
     assert main(["train", *flags, "--out", str(out), *SMALL]) == 2
     assert not any(tmp_path.iterdir())  # refused before any work: nothing written
     assert re.search(words, capsys.readouterr().err)
+
+
+def test_the_report_script_writes_its_three_files_and_keeps_existing_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import shortcut  # a script of the repository
+
+    argv = ["--images", "6", "--out", str(tmp_path)]
+    assert shortcut.main(argv) == 0
+    doc = json.loads((tmp_path / "shortcut_fast.json").read_text())
+    assert doc["images"] == 6 and set(doc["scores"]) == {"gap_shortcut", "gap_shortcut_fixed", "gap"}
+    assert all(list(per) == list(VARIANTS) for per in doc["scores"].values())
+    assert doc["scores"]["gap"]["none"]["mass_on_mark"] is None
+    md = (tmp_path / "shortcut_fast.md").read_text()
+    assert md.count("\n| `gap") == 12 and "0.88% of the image" in md
+    assert (tmp_path / "shortcut_maps.png").read_bytes()[:4] == b"\x89PNG"
+    before = (tmp_path / "shortcut_fast.md").read_bytes()
+    with pytest.raises(SystemExit):
+        shortcut.main(argv)  # no --force: the existing report stays
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "shortcut_fast.md").read_bytes() == before

@@ -16,13 +16,18 @@ from camlib.viz.figures import box_patch, overlay
 
 
 def show_scene_topk(
-    batch: SceneBatch, i: int, nets: Mapping[str, nn.Module], names: Sequence[str], k: int = 4
+    batch: SceneBatch,
+    i: int,
+    nets: Mapping[str, nn.Module],
+    names: Sequence[str],
+    k: int = 4,
+    size: float = 2.0,
 ) -> Figure:
     """Scene ``i`` of ``batch`` and, per network (one row each), its top-``k`` classes' CAMs, min-max normalised
     per map: the paper's Fig. 4 (the top-5 classes' maps of one image) at small scale.
 
     A class present in the scene gets its own box (green); a class that is not says so in its title. The
-    networks' modes are kept.
+    networks' modes are kept. ``size``: inches per panel.
 
     >>> from camlib.data.shapes import MultiShapes
     >>> from camlib.models import GAPNet, NetConfig
@@ -34,7 +39,7 @@ def show_scene_topk(
     image = batch.images[i]  # (3, H, W)
     n = int(batch.counts[i])
     present = {int(c): batch.boxes[i, j] for j, c in enumerate(batch.labels[i, :n].tolist())}
-    fig = Figure(figsize=(2.0 * (k + 1), 2.25 * len(nets) + 0.5), layout="constrained")
+    fig = Figure(figsize=(size * (k + 1), 1.125 * size * len(nets) + 0.5), layout="constrained")
     axes = fig.subplots(len(nets), k + 1, squeeze=False)
     for r, (name, net) in enumerate(nets.items()):
         with evaluation(net), torch.no_grad():
