@@ -29,7 +29,7 @@ import torch
 
 from camlib import zoo
 from camlib.cam import evaluation
-from camlib.data.shapes import MultiConfig, MultiShapes, SceneBatch
+from camlib.data.shapes import MultiConfig, MultiShapes, SceneBatch, mean_box_size
 from camlib.data.shapes.classes import shapes_twins
 from camlib.files import REPO_ROOT, DestinationError, atomic_write, check_destination
 from camlib.localization import MultiObjectScore, prior_scene_maps, scene_maps, score_beside, score_scene_maps
@@ -96,12 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     test = MultiShapes("test", a.scenes, size, seed=a.seed, config=config)
     batch = test.batch(range(a.scenes))
     names = test.class_names
-    train = MultiShapes("train", a.prior_scenes, size, seed=a.seed, config=config).batch(
-        range(a.prior_scenes)
-    )
-    valid = train.labels >= 0
-    wh = (train.boxes[valid][:, 2:] - train.boxes[valid][:, :2]).mean(0)
-    box_wh = (float(wh[0]), float(wh[1]))
+    prior_scenes = MultiShapes("train", a.prior_scenes, size, seed=a.seed, config=config)
+    box_wh = mean_box_size(prior_scenes, a.prior_scenes)  # every training creature's box, averaged
 
     nets = {name: zoo.load(name) for name in MODELS}
     scores: dict[str, MultiObjectScore] = {}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -195,8 +195,19 @@ def _detached(s: Sample) -> Sample:
     return Sample(s.image.clone(), s.label, *clone)
 
 
-def mean_box_size(ds: SampleDataset, n: int = 512) -> tuple[float, float]:
+class _Boxed(Protocol):
+    """What :func:`mean_box_size` reads: a length and batches with boxes (``Shapes``, ``MultiShapes``)."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: Indices) -> Any: ...
+
+
+def mean_box_size(ds: SampleDataset | _Boxed, n: int = 512) -> tuple[float, float]:
     """Mean (width, height) of the object boxes over the first ``n`` samples (for the centred-box baseline).
+
+    Several objects per image (:class:`~camlib.data.shapes.MultiShapes`, boxes (B, M, 4)): the mean over every
+    present creature's box (slots with label -1 are padding).
 
     Raises:
         ValueError: the dataset has no boxes.
@@ -204,5 +215,6 @@ def mean_box_size(ds: SampleDataset, n: int = 512) -> tuple[float, float]:
     b = ds.batch(range(min(n, len(ds))))
     if b.boxes is None:
         raise ValueError("the dataset has no boxes, so it has no mean box size")
-    wh = b.boxes[:, 2:] - b.boxes[:, :2]  # (B, 2)
+    boxes = b.boxes[b.labels >= 0] if b.boxes.dim() == 3 else b.boxes  # (N, 4)
+    wh = boxes[:, 2:] - boxes[:, :2]  # (N, 2)
     return float(wh[:, 0].mean()), float(wh[:, 1].mean())
