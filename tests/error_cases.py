@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from camlib import profile, zoo
 from camlib.boxes import iou, largest_component_box
-from camlib.cam import class_activation_maps, grad_cam, gradient_saliency
+from camlib.cam import METHODS, class_activation_maps, grad_cam, gradient_saliency
 from camlib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from camlib.data import ImageFileError, ImageFolder, Sample, Shapes
 from camlib.data.cub import CUB
@@ -299,6 +299,7 @@ CASES: list[Case] = [
     # silent wrong results: images
     Case("wrong", "CAM of images with a NaN pixel", lambda: class_activation_maps(net(), with_pixel(float("nan"))), ValueError, "NaN or inf values (in images [1])"),
     Case("wrong", "Grad-CAM of images with an inf pixel", lambda: grad_cam(net(), with_pixel(float("inf"))), ValueError, "check how the images were made"),
+    Case("wrong", "XGrad-CAM of images with a -inf pixel", lambda: METHODS["xgradcam"](net(), with_pixel(float("-inf"))), ValueError, "NaN or inf values (in images [1])"),
     Case("wrong", "saliency of images with a NaN pixel", lambda: gradient_saliency(net(), with_pixel(float("nan"))), ValueError, "NaN or inf"),
     Case("wrong", "ds.batch([0.5])", lambda: Shapes("val", size=4, image_size=32).batch([0.5]), TypeError, "indices must be integers"),  # type: ignore[list-item]
     # silent wrong results: the explorer
