@@ -114,4 +114,5 @@ def test_eigen_cam_is_class_agnostic(case: tuple[GAPNet, Tensor, list[list[int]]
     many = eigen_cam(net, x, classes).maps  # (B, N, h, w)
     assert all(torch.equal(many[:, 0], many[:, j]) for j in range(many.shape[1]))
     assert torch.equal(eigen_cam(net, x, a).maps, eigen_cam(net, x, b).maps)
-    assert torch.equal(eigen_cam(net, x, a).maps[:, 0], many[:, 0])
+    # one class vs several in one call: the same map, up to the last bit of a batched einsum (seen: 3e-8 of 0.27)
+    assert_close(eigen_cam(net, x, a).maps[:, 0], many[:, 0])
