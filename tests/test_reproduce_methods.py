@@ -47,3 +47,12 @@ def test_a_method_that_refuses_a_model_is_a_row_that_says_why(tmp_path: Path) ->
     assert "n/a" in md.splitlines()[-2] or "n/a" in md
     saved = json.loads((tmp_path / "methods_fast.json").read_text())
     assert saved["rows"].keys() == table["rows"].keys() and saved["test_images"] == 2
+
+
+def test_the_table_says_where_its_timings_were_measured() -> None:
+    ds = Shapes("test", size=4, image_size=32, seed=0)
+    table = methods_table(nets(), ds, ["cam"], limit=2, device=torch.device("cpu"))
+    assert "(not recorded)" in markdown(table, "fast", 1.0)  # a table made without run_methods says so
+    table["machine"] = {"device": "on the CPU", "threads": 1, "cpus": 2, "load": [0.41, 0.93]}
+    line = markdown(table, "fast", 1.0).splitlines()[2]
+    assert "on the CPU, 1 torch thread on 2 CPUs, load average 0.4 at the start and 0.9 at the end" in line

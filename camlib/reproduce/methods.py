@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -148,13 +149,25 @@ def markdown(table: dict[str, Any], profile: str, seconds: float) -> str:
             f"PxAP {'against the masks' if table['has_masks'] else 'n/a (no masks)'}; deletion / insertion "
             "AUC and Average Drop use the softmax probability of that class; randomisation ρ: Spearman "
             "correlation of |map| between the trained model and a re-initialised copy (seed 0). ↑ higher is "
-            "better, ↓ lower. ms / image: the method's call alone, on a shared, loaded CPU machine (1 thread).",
+            f"better, ↓ lower. ms / image: the method's call alone, {_machine(table)}.",
             f"Made by `camlib.reproduce.methods.run_methods` in {seconds:.0f} s: what `python -m camlib "
             f"reproduce --methods ... --methods-limit {table['test_images']}` runs after the comparison.",
             "",
             *lines,
             "",
         ]
+    )
+
+
+def _machine(table: dict[str, Any]) -> str:
+    """Where the ms / image were measured, as :func:`run_methods` records it."""
+    m = table.get("machine")
+    if not m:
+        return "on the CPU of the run (not recorded)"
+    threads = f"{m['threads']} torch thread" + ("s" if m["threads"] != 1 else "")
+    return (
+        f"{m['device']}, {threads} on {m['cpus']} CPUs, load average {m['load'][0]:.1f} at the start and "
+        f"{m['load'][1]:.1f} at the end (other work on the machine slows the calls)"
     )
 
 
@@ -169,11 +182,17 @@ def run_methods(
 ) -> tuple[dict[str, Any], float]:
     """Load shipped models (the GAP network and the FC-head network by default) and their test split, and
     measure :func:`methods_table`."""
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     dev = torch.device(device)
     nets = {n: zoo.load(n, map_location=device) for n in models}
     ds = dataset_from_meta({"dataset": zoo.entry("gap").dataset}, "test")
     table = methods_table(nets, ds, methods, limit=limit, device=dev)
+    table["machine"] = {
+        "device": "on the GPU" if dev.type == "cuda" else "on the CPU",
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
+    }
     return table, time.perf_counter() - t0
 
 
