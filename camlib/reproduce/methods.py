@@ -188,7 +188,7 @@ def run_methods(
     ds = dataset_from_meta({"dataset": zoo.entry("gap").dataset}, "test")
     table = methods_table(nets, ds, methods, limit=limit, device=dev)
     table["machine"] = {
-        "device": "on the GPU" if dev.type == "cuda" else "on the CPU",
+        "device": "on the CPU" if dev.type == "cpu" else f"on {dev}",
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
