@@ -60,7 +60,7 @@ def add_cli(subparsers: Any) -> None:
         action="store_true",
         help="instead of the comparison: the WSOL table (CAM, HaS, CutMix, ADL x 3 seeds) from "
         "data/checkpoints/wsol/ into reports/wsol_PROFILE.md; with --train they are re-trained and shipped first "
-        "(about 55 min on one CPU thread)",
+        "(about 70 min on one CPU thread)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed for --train (an integer >= 0)")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:0, mps")

@@ -1,7 +1,8 @@
 """``python -m camlib reproduce --wsol``: the WSOL table (CAM, Hide-and-Seek, CutMix, ADL x 3 seeds) from the
 shipped checkpoints in ``data/checkpoints/wsol/`` (each sha256-checked; nothing is chosen again: each keeps the
 epoch and threshold chosen on validation when it was trained), or, with ``--train``, trained again first
-(:func:`camlib.train.wsol_run.run_wsol`: about 55 min on one CPU thread) and shipped in their place.
+(:func:`camlib.train.wsol_run.run_wsol`: about 70 min on one CPU thread: the ``train_seconds`` of
+``reports/wsol_fast.json`` add up to 71 min) and shipped in their place.
 """
 
 from __future__ import annotations
